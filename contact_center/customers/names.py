@@ -1,0 +1,48 @@
+"""Name normalisation and the blocking keys that make fuzzy name lookup an index lookup.
+
+Each name token yields itself and every variant with one character deleted (the symmetric-delete idea of
+SymSpell): two tokens within one edit (insert, delete, substitute, transpose) share at least one key. Lookup
+collects customers sharing keys with the query, ranks them by shared keys, then scores the best few
+hundred with rapidfuzz.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+MAX_TOKEN = 16
+MIN_DELETE_TOKEN = 4
+MAX_TOKENS = 6
+
+
+def fold(text: str) -> str:
+    """Lower case, accents removed, anything but letters and digits turned into spaces."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in stripped).split())
+
+
+def tokens(text: str) -> list[str]:
+    """The distinct tokens of a folded name, at most MAX_TOKENS of them, each cut to MAX_TOKEN characters."""
+    seen: list[str] = []
+    for token in fold(text).split():
+        token = token[:MAX_TOKEN]
+        if len(token) >= 2 and token not in seen:
+            seen.append(token)
+    return seen[:MAX_TOKENS]
+
+
+def token_keys(token: str) -> set[str]:
+    """A token and, when it is long enough, its one-deletion variants."""
+    keys = {token}
+    if len(token) >= MIN_DELETE_TOKEN:
+        keys.update(token[:i] + token[i + 1 :] for i in range(len(token)))
+    return keys
+
+
+def search_keys(text: str) -> set[str]:
+    """Every blocking key of a name."""
+    keys: set[str] = set()
+    for token in tokens(text):
+        keys |= token_keys(token)
+    return keys

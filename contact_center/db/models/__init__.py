@@ -1,0 +1,35 @@
+"""All tables; importing this module registers every model on Base.metadata."""
+
+from contact_center.db.models.conversations import Conversation, Ticket
+from contact_center.db.models.customers import (
+    Customer,
+    CustomerEvent,
+    CustomerIdentity,
+    CustomerMerge,
+    CustomerNote,
+    CustomerSearchKey,
+)
+from contact_center.db.models.orders import Order, OrderItem
+from contact_center.db.models.queues import Queue
+from contact_center.db.models.users import ApiToken, AuditEntry, Session, Skill, Team, User, UserSkill
+
+__all__ = [
+    "ApiToken",
+    "AuditEntry",
+    "Conversation",
+    "Customer",
+    "CustomerEvent",
+    "CustomerIdentity",
+    "CustomerMerge",
+    "CustomerNote",
+    "CustomerSearchKey",
+    "Order",
+    "OrderItem",
+    "Queue",
+    "Session",
+    "Skill",
+    "Team",
+    "Ticket",
+    "User",
+    "UserSkill",
+]

@@ -1,0 +1,114 @@
+"""Fixtures with real services: every database test runs on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from contact_center.clock import ManualClock
+from contact_center.customers.context import CustomerContext
+from contact_center.db.base import Base
+from contact_center.db.engine import create_engine, session_factory
+from contact_center.db.migrate import upgrade
+from tests.services import POSTGRES_URL, postgres_problem, require
+
+BACKENDS = [pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="postgresql",
+                                                               marks=pytest.mark.postgres)]
+
+
+def _migrate(url: str) -> None:
+    async def run() -> None:
+        engine = create_engine(url)
+        await upgrade(engine)
+        await engine.dispose()
+
+    asyncio.run(run())
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test."""
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    _migrate(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test run, dropped at the end."""
+    require(postgres_problem())
+    import asyncpg
+
+    name = f"cc_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin_dsn = POSTGRES_URL.replace("postgresql+asyncpg", "postgresql")
+
+    async def admin(sql: str) -> None:
+        connection = await asyncpg.connect(admin_dsn)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    _migrate(url)
+    yield url
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty migrated database on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "cc.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite+aiosqlite:///{path}"
+    url = request.getfixturevalue("postgres_database")
+    _truncate_postgres(url)
+    return url
+
+
+def _truncate_postgres(url: str) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+
+    async def run() -> None:
+        engine = create_engine(url)
+        async with engine.begin() as connection:
+            await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        await engine.dispose()
+
+    asyncio.run(run())
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on the test database."""
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """The session factory the services use."""
+    return session_factory(engine)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """A clock that only moves when the test says so."""
+    return ManualClock()
+
+
+@pytest.fixture
+def ctx(clock: ManualClock) -> CustomerContext:
+    """Customer services' context with the manual clock and region US."""
+    return CustomerContext(clock=clock, default_region="US")
