@@ -1,0 +1,124 @@
+"""The composition root: `create_app(settings)` wires storage, events, auth and every feature's routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from contact_center.api import auth as auth_api
+from contact_center.api import customers as customers_api
+from contact_center.api import openapi
+from contact_center.api import users as users_api
+from contact_center.clock import Clock, SystemClock
+from contact_center.customers.context import CustomerContext
+from contact_center.db.engine import create_engine, session_factory
+from contact_center.db.migrate import current_revision, head_revision, upgrade
+from contact_center.events import InProcessBus, RedisBus
+from contact_center.settings import Settings
+from contact_center.web import health, pages
+from contact_center.web.appkeys import (
+    CLOCK,
+    CUSTOMERS,
+    ENDPOINTS,
+    ENGINE,
+    EVENTS,
+    METRICS,
+    REDIS,
+    SESSIONS,
+    SETTINGS,
+)
+from contact_center.web.endpoints import access_of, add_endpoints
+from contact_center.web.metrics import Metrics
+from contact_center.web.middlewares import (
+    auth_middleware,
+    error_middleware,
+    metrics_middleware,
+    security_headers,
+)
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseNotMigrated(RuntimeError):
+    """The database schema is older than the code; the message says what to run."""
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
+    """The whole application for these settings."""
+    app = web.Application(client_max_size=settings.max_body_bytes,
+                          middlewares=[error_middleware, metrics_middleware, auth_middleware])
+    app[SETTINGS] = settings
+    app[CLOCK] = clock or SystemClock()
+    app[METRICS] = Metrics()
+    app[CUSTOMERS] = CustomerContext(clock=app[CLOCK], default_region=settings.default_region,
+                                     value_model=settings.value_model)
+    app.cleanup_ctx.extend([_database, _redis, _events])
+    endpoints = []
+    for table in (auth_api.api, customers_api.api, users_api.api):
+        endpoints += add_endpoints(app, table)
+    app[ENDPOINTS] = endpoints
+    app.router.add_routes(health.routes)
+    app.router.add_routes(openapi.routes)
+    app.router.add_routes(pages.routes)
+    app.on_startup.append(_refuse_undeclared_routes)
+    app.on_response_prepare.append(security_headers)
+    return app
+
+
+async def ensure_schema(settings: Settings) -> None:
+    """Migrate an embedded SQLite database; refuse any other database that is not at the newest revision."""
+    engine = create_engine(settings.effective_database_url)
+    try:
+        current, head = await current_revision(engine), head_revision()
+        if current == head:
+            return
+        if settings.is_embedded_sqlite:
+            log.info("migrating the embedded database from %s to %s", current, head)
+            await upgrade(engine)
+            return
+        raise DatabaseNotMigrated(
+            f"The database is at revision {current or 'none (empty)'} but this version needs {head}.\n"
+            "Run `contact-center migrate` first (with the same CC_DATABASE_URL)."
+        )
+    finally:
+        await engine.dispose()
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    await ensure_schema(app[SETTINGS])
+    engine = create_engine(app[SETTINGS].effective_database_url)
+    app[ENGINE] = engine
+    app[SESSIONS] = session_factory(engine)
+    yield
+    await engine.dispose()
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    url = app[SETTINGS].redis_url
+    if not url:
+        yield
+        return
+    client = aioredis.from_url(url, decode_responses=True, health_check_interval=30)
+    app[REDIS] = client
+    yield
+    await client.aclose()
+
+
+async def _events(app: web.Application) -> AsyncIterator[None]:
+    redis = app.get(REDIS)
+    bus = RedisBus(redis, app[CLOCK]) if redis is not None else InProcessBus(app[CLOCK])
+    await bus.start()
+    app[EVENTS] = bus
+    yield
+    await bus.close()
+
+
+async def _refuse_undeclared_routes(app: web.Application) -> None:
+    for route in app.router.routes():
+        if isinstance(route.resource, web.StaticResource) or route.method == "HEAD":
+            continue
+        if access_of(route.handler) is None:
+            raise RuntimeError(f"route {route.method} {route.resource} declares no access")

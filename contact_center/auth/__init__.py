@@ -1,0 +1,1 @@
+"""Authentication (passwords, sessions, tokens) and authorisation by role."""

@@ -1,0 +1,1 @@
+"""Users, teams, skills and the audit log of administrative actions."""
