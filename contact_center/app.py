@@ -49,7 +49,7 @@ class DatabaseNotMigrated(RuntimeError):
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     """The whole application for these settings."""
     app = web.Application(client_max_size=settings.max_body_bytes,
-                          middlewares=[error_middleware, metrics_middleware, auth_middleware])
+                          middlewares=[metrics_middleware, error_middleware, auth_middleware])
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
     app[METRICS] = Metrics()

@@ -120,8 +120,10 @@ class InProcessBus:
 class RedisBus:
     """Events carried by Redis pub/sub, so subscribers in every process hear them."""
 
-    def __init__(self, redis: Any, clock: Clock | None = None, origin: str | None = None) -> None:
+    def __init__(self, redis: Any, clock: Clock | None = None, origin: str | None = None,
+                 prefix: str = CHANNEL_PREFIX) -> None:
         self._redis = redis
+        self._prefix = prefix
         self._clock = clock or SystemClock()
         self._origin = origin or uuid.uuid4().hex[:12]
         self._subscriptions = _Subscriptions()
@@ -132,13 +134,13 @@ class RedisBus:
     async def start(self) -> None:
         """Subscribe to every event channel and start listening."""
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        await self._pubsub.psubscribe(f"{CHANNEL_PREFIX}*")
+        await self._pubsub.psubscribe(f"{self._prefix}*")
         self._listener = asyncio.create_task(self._listen())
 
     async def publish(self, topic: str, payload: dict[str, Any]) -> Event:
         """Send an event to every process (this one included)."""
         event = Event(topic, payload, occurred_at=self._clock.now().isoformat(), origin=self._origin)
-        await self._redis.publish(CHANNEL_PREFIX + topic, json.dumps(asdict(event), default=str))
+        await self._redis.publish(self._prefix + topic, json.dumps(asdict(event), default=str))
         return event
 
     def subscribe(self, pattern: str, handler: Handler) -> Callable[[], None]:

@@ -112,3 +112,44 @@ def clock() -> ManualClock:
 def ctx(clock: ManualClock) -> CustomerContext:
     """Customer services' context with the manual clock and region US."""
     return CustomerContext(clock=clock, default_region="US")
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path):
+    """Settings for an app on the test database."""
+    from contact_center.settings import load_settings
+
+    return load_settings(database_url=database_url, data_dir=tmp_path / "data", secret_key="test-secret-key",
+                         public_url="http://testserver")
+
+
+@pytest.fixture
+async def client(aiohttp_client, settings, clock):
+    """A real HTTP client talking to the whole application."""
+    from contact_center.app import create_app
+
+    return await aiohttp_client(create_app(settings, clock=clock))
+
+
+@pytest.fixture
+async def staff(sessions, clock) -> dict[str, dict]:
+    """One active user per role, each with a bearer token: {"agent": {"id", "token", "username"}, ...}."""
+    from contact_center.auth.sessions import issue_token
+    from contact_center.users import service
+    from contact_center.users.schemas import TeamIn, UserIn
+
+    result = {}
+    async with sessions.begin() as db:
+        team = await service.create_team(db, TeamIn(name="Front line"), clock.now())
+        for role in ("agent", "supervisor", "admin"):
+            user = await service.create_user(db, UserIn(username=role, display_name=role.title(),
+                                                        password=f"{role}-password-1", role=role,
+                                                        team_id=team.id), clock.now())
+            _, secret = await issue_token(db, user, "tests", clock.now())
+            result[role] = {"id": user.id, "token": secret, "username": role, "password": f"{role}-password-1"}
+    return result
+
+
+def bearer(token: str) -> dict[str, str]:
+    """Authorization header for a bearer token."""
+    return {"Authorization": f"Bearer {token}"}

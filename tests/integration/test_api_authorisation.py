@@ -1,0 +1,106 @@
+"""Every route against anonymous, agent, supervisor and admin callers, with the expected status."""
+
+import pytest
+
+from tests.conftest import bearer
+
+# Who may call each route: the lowest role (roles above it may too). Adding a route means adding it here.
+EXPECTED = {
+    "GET /": "public",
+    "GET /healthz": "public",
+    "GET /metrics": "public",
+    "GET /api/openapi.json": "public",
+    "POST /api/auth/login": "public",
+    "POST /api/auth/logout": "agent",
+    "GET /api/auth/me": "agent",
+    "POST /api/auth/tokens": "agent",
+    "GET /api/auth/tokens": "agent",
+    "DELETE /api/auth/tokens/{id}": "agent",
+    "GET /api/customers": "agent",
+    "POST /api/customers": "agent",
+    "GET /api/customers/{id}": "agent",
+    "PATCH /api/customers/{id}": "agent",
+    "GET /api/customers/{id}/360": "agent",
+    "GET /api/customers/{id}/history": "agent",
+    "POST /api/customers/{id}/identities": "agent",
+    "DELETE /api/customers/{id}/identities/{identity_id}": "agent",
+    "POST /api/customers/{id}/notes": "agent",
+    "GET /api/customers/{id}/orders": "agent",
+    "POST /api/customers/{id}/orders": "agent",
+    "GET /api/customers/{id}/duplicates": "agent",
+    "GET /api/customers/{id}/merges": "agent",
+    "POST /api/customers/resolve": "agent",
+    "POST /api/customers/merge": "agent",
+    "POST /api/merges/{id}/undo": "supervisor",
+    "GET /api/orders/{id}": "agent",
+    "DELETE /api/orders/{id}": "supervisor",
+    "GET /api/value/pyramid": "supervisor",
+    "GET /api/value/model": "supervisor",
+    "POST /api/value/recompute": "admin",
+    "GET /api/users": "supervisor",
+    "POST /api/users": "admin",
+    "GET /api/users/{id}": "agent",
+    "PATCH /api/users/{id}": "admin",
+    "GET /api/teams": "agent",
+    "POST /api/teams": "admin",
+    "GET /api/teams/{id}": "agent",
+    "PATCH /api/teams/{id}": "admin",
+    "GET /api/skills": "agent",
+    "GET /api/queues": "agent",
+    "GET /api/audit": "admin",
+}
+RANK = {"public": 0, "agent": 1, "supervisor": 2, "admin": 3}
+CALLERS = ["anonymous", "agent", "supervisor", "admin"]
+
+
+def app_routes(app) -> set[str]:
+    found = set()
+    for route in app.router.routes():
+        if route.method == "HEAD" or route.resource.canonical.startswith("/static/"):
+            continue
+        found.add(f"{route.method} {route.resource.canonical}")
+    return found
+
+
+async def test_every_route_is_in_the_expected_table(client):
+    assert app_routes(client.server.app) == set(EXPECTED)
+
+
+def expected_status_class(route: str, who: str) -> str:
+    needed = EXPECTED[route]
+    if needed == "public":
+        return "allowed"
+    if who == "anonymous":
+        return "401"
+    return "allowed" if RANK[who] >= RANK[needed] else "403"
+
+
+@pytest.mark.parametrize("who", CALLERS)
+async def test_each_caller_gets_the_expected_status_on_every_route(client, staff, who):
+    customer = await client.post("/api/customers", json={"display_name": "Zed Zulu"},
+                                 headers=bearer(staff["admin"]["token"]))
+    customer_id = (await customer.json())["id"]
+    ids = {"id": str(customer_id), "identity_id": "1"}
+    for route in sorted(EXPECTED):
+        method, path = route.split(" ", 1)
+        if path == "/api/users/{id}":
+            ids_here = {**ids, "id": str(staff[who]["id"] if who != "anonymous" else 1)}
+        elif path == "/api/auth/tokens/{id}":
+            ids_here = {**ids, "id": "999999"}  # never the caller's own token
+        else:
+            ids_here = ids
+        url = path.format(**ids_here)
+        headers = bearer(staff[who]["token"]) if who != "anonymous" else {}
+        kwargs = {"json": {}} if method in {"POST", "PATCH"} else {}
+        if route == "POST /api/auth/logout":
+            continue  # would not end a bearer caller's access, checked separately
+        response = await client.request(method, url, headers=headers, **kwargs)
+        expected = expected_status_class(route, who)
+        if expected == "allowed":
+            assert response.status not in (401, 403), (route, who, response.status, await response.text())
+            assert response.status < 500, (route, who, await response.text())
+        else:
+            assert str(response.status) == expected, (route, who, response.status, await response.text())
+        if response.status >= 400:
+            body = await response.json()
+            assert body["error"]["message"], route
