@@ -48,13 +48,16 @@ class DatabaseNotMigrated(RuntimeError):
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     """The whole application for these settings."""
-    app = web.Application(client_max_size=settings.max_body_bytes,
-                          middlewares=[metrics_middleware, error_middleware, auth_middleware])
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[metrics_middleware, error_middleware, auth_middleware],
+    )
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
     app[METRICS] = Metrics()
-    app[CUSTOMERS] = CustomerContext(clock=app[CLOCK], default_region=settings.default_region,
-                                     value_model=settings.value_model)
+    app[CUSTOMERS] = CustomerContext(
+        clock=app[CLOCK], default_region=settings.default_region, value_model=settings.value_model
+    )
     app.cleanup_ctx.extend([_database, _redis, _events])
     endpoints = []
     for table in (auth_api.api, customers_api.api, users_api.api):

@@ -60,8 +60,13 @@ def serve(host: str, port: int) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
-@click.option("--customers", default=60, show_default=True, type=click.IntRange(1, 100_000),
-              help="How many demo customers to create on first start.")
+@click.option(
+    "--customers",
+    default=60,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="How many demo customers to create on first start.",
+)
 def demo(host: str, port: int, customers: int) -> None:
     """Run with demo data (agents, supervisors, customers with orders, queues) on embedded defaults."""
     settings = _settings()
@@ -84,8 +89,10 @@ def demo(host: str, port: int, customers: int) -> None:
 
     created = _run(seed)
     base = f"http://{'localhost' if host in {'127.0.0.1', '0.0.0.0', '::'} else host}:{port}"  # noqa: S104
-    click.echo(f"\nContact centre demo ({'new demo data' if created else 'existing demo data'}: "
-               f"{settings.effective_database_url})")
+    click.echo(
+        f"\nContact centre demo ({'new demo data' if created else 'existing demo data'}: "
+        f"{settings.effective_database_url})"
+    )
     click.echo(f"  Start page     {base}/")
     click.echo(f"  API            {base}/api/openapi.json")
     click.echo(f"  Health         {base}/healthz")
@@ -108,8 +115,13 @@ def _serve(settings: Settings, host: str, port: int) -> None:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"cannot reach the database: {exc}") from None
-    web.run_app(create_app(settings), host=host, port=port, access_log=None,
-                print=lambda text: click.echo(text, err=True))
+    web.run_app(
+        create_app(settings),
+        host=host,
+        port=port,
+        access_log=None,
+        print=lambda text: click.echo(text, err=True),
+    )
 
 
 @main.command()
@@ -142,16 +154,34 @@ def user() -> None:
 
 @user.command("add")
 @click.argument("username")
-@click.option("--role", type=click.Choice(["agent", "supervisor", "admin"]), default="agent", show_default=True)
+@click.option(
+    "--role", type=click.Choice(["agent", "supervisor", "admin"]), default="agent", show_default=True
+)
 @click.option("--name", "display_name", help="Display name (defaults to the username).")
 @click.option("--email", help="Email address for notifications.")
 @click.option("--team", help="Team name; created if it does not exist.")
-@click.option("--skill", "skills", multiple=True, metavar="NAME:LEVEL", help="A skill with level 1-10; repeatable.")
+@click.option(
+    "--skill", "skills", multiple=True, metavar="NAME:LEVEL", help="A skill with level 1-10; repeatable."
+)
 @click.option("--language", "languages", multiple=True, metavar="CODE", help="A language code; repeatable.")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True, envvar="CC_NEW_USER_PASSWORD",
-              help="The password (prompted for when not given; or CC_NEW_USER_PASSWORD).")
-def user_add(username: str, role: str, display_name: str | None, email: str | None, team: str | None,
-             skills: tuple[str, ...], languages: tuple[str, ...], password: str) -> None:
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    envvar="CC_NEW_USER_PASSWORD",
+    help="The password (prompted for when not given; or CC_NEW_USER_PASSWORD).",
+)
+def user_add(
+    username: str,
+    role: str,
+    display_name: str | None,
+    email: str | None,
+    team: str | None,
+    skills: tuple[str, ...],
+    languages: tuple[str, ...],
+    password: str,
+) -> None:
     """Create a user."""
     from pydantic import ValidationError
 
@@ -161,11 +191,20 @@ def user_add(username: str, role: str, display_name: str | None, email: str | No
     for item in skills:
         name, _, level = item.partition(":")
         if not level.isdigit():
-            raise click.BadParameter(f"{item!r}: write skills as NAME:LEVEL, e.g. billing:7", param_hint="--skill")
+            raise click.BadParameter(
+                f"{item!r}: write skills as NAME:LEVEL, e.g. billing:7", param_hint="--skill"
+            )
         parsed_skills[name.strip().lower()] = int(level)
     try:
-        data = UserIn(username=username.lower(), display_name=display_name or username, password=password, role=role,
-                      email=email, languages=list(languages), skills=parsed_skills)
+        data = UserIn(
+            username=username.lower(),
+            display_name=display_name or username,
+            password=password,
+            role=role,
+            email=email,
+            languages=list(languages),
+            skills=parsed_skills,
+        )
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise click.ClickException(problems) from None
@@ -221,8 +260,10 @@ def user_list() -> None:
 
     for row in _run(run):
         skills = ", ".join(f"{s.skill.name}:{s.level}" for s in row.skills)
-        click.echo(f"{row.id:>5}  {row.username:<16} {row.role:<11} {'active' if row.is_active else 'inactive':<9}"
-                   f"{skills}")
+        click.echo(
+            f"{row.id:>5}  {row.username:<16} {row.role:<11} {'active' if row.is_active else 'inactive':<9}"
+            f"{skills}"
+        )
 
 
 @main.group("import")
@@ -263,8 +304,9 @@ def _import(file: Path, skip_invalid: bool, kind: str) -> None:
         ctx = CustomerContext(default_region=settings.default_region, value_model=settings.value_model)
         try:
             with click.progressbar(length=rows, label=f"Importing {kind}", file=sys.stderr) as bar:
-                return await function(session_factory(engine), ctx, file, skip_invalid=skip_invalid,
-                                      progress=bar.update)
+                return await function(
+                    session_factory(engine), ctx, file, skip_invalid=skip_invalid, progress=bar.update
+                )
         finally:
             await engine.dispose()
 

@@ -120,8 +120,9 @@ class InProcessBus:
 class RedisBus:
     """Events carried by Redis pub/sub, so subscribers in every process hear them."""
 
-    def __init__(self, redis: Any, clock: Clock | None = None, origin: str | None = None,
-                 prefix: str = CHANNEL_PREFIX) -> None:
+    def __init__(
+        self, redis: Any, clock: Clock | None = None, origin: str | None = None, prefix: str = CHANNEL_PREFIX
+    ) -> None:
         self._redis = redis
         self._prefix = prefix
         self._clock = clock or SystemClock()

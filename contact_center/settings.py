@@ -29,7 +29,8 @@ class Settings(BaseSettings):
     )
     redis_url: str = Field(default="", description="Redis URL; empty means in-memory routing and events.")
     secret_key: SecretStr = Field(
-        default=SecretStr(""), description="Key for signing; generated and kept in the data directory if empty."
+        default=SecretStr(""),
+        description="Key for signing; generated and kept in the data directory if empty.",
     )
     public_url: str = Field(default="http://localhost:8080", description="Base URL that Twilio signs.")
     default_region: str = Field(default="US", description="Region for phone numbers written without +.")

@@ -20,8 +20,10 @@ from contact_center.db.engine import create_engine, session_factory
 from contact_center.db.migrate import upgrade
 from tests.services import POSTGRES_URL, postgres_problem, require
 
-BACKENDS = [pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="postgresql",
-                                                               marks=pytest.mark.postgres)]
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+]
 
 
 def _migrate(url: str) -> None:
@@ -119,8 +121,12 @@ def settings(database_url: str, tmp_path: Path):
     """Settings for an app on the test database."""
     from contact_center.settings import load_settings
 
-    return load_settings(database_url=database_url, data_dir=tmp_path / "data", secret_key="test-secret-key",
-                         public_url="http://testserver")
+    return load_settings(
+        database_url=database_url,
+        data_dir=tmp_path / "data",
+        secret_key="test-secret-key",
+        public_url="http://testserver",
+    )
 
 
 @pytest.fixture
@@ -142,11 +148,24 @@ async def staff(sessions, clock) -> dict[str, dict]:
     async with sessions.begin() as db:
         team = await service.create_team(db, TeamIn(name="Front line"), clock.now())
         for role in ("agent", "supervisor", "admin"):
-            user = await service.create_user(db, UserIn(username=role, display_name=role.title(),
-                                                        password=f"{role}-password-1", role=role,
-                                                        team_id=team.id), clock.now())
+            user = await service.create_user(
+                db,
+                UserIn(
+                    username=role,
+                    display_name=role.title(),
+                    password=f"{role}-password-1",
+                    role=role,
+                    team_id=team.id,
+                ),
+                clock.now(),
+            )
             _, secret = await issue_token(db, user, "tests", clock.now())
-            result[role] = {"id": user.id, "token": secret, "username": role, "password": f"{role}-password-1"}
+            result[role] = {
+                "id": user.id,
+                "token": secret,
+                "username": role,
+                "password": f"{role}-password-1",
+            }
     return result
 
 

@@ -22,7 +22,9 @@ def postgres_problem() -> str | None:
     import asyncpg
 
     async def probe() -> None:
-        connection = await asyncpg.connect(POSTGRES_URL.replace("postgresql+asyncpg", "postgresql"), timeout=3)
+        connection = await asyncpg.connect(
+            POSTGRES_URL.replace("postgresql+asyncpg", "postgresql"), timeout=3
+        )
         await connection.close()
 
     try:

@@ -43,8 +43,13 @@ class LoginFailed(DomainError):
     code = "login_failed"
 
 
-@api.post("/api/auth/login", access=Access.PUBLIC, body=LoginIn, summary="Log in; sets the session cookie",
-          responses={401: "Wrong username or password"})
+@api.post(
+    "/api/auth/login",
+    access=Access.PUBLIC,
+    body=LoginIn,
+    summary="Log in; sets the session cookie",
+    responses={401: "Wrong username or password"},
+)
 async def login(request: web.Request, body: LoginIn) -> web.Response:
     """Check the password and open a session; the CSRF token must accompany cookie-authenticated writes."""
     settings, now = request.app[SETTINGS], request.app[CLOCK].now()
@@ -56,11 +61,20 @@ async def login(request: web.Request, body: LoginIn) -> web.Response:
         if needs_rehash(user.password_hash):
             user.password_hash = hash_password(body.password)
         user.last_login_at = now
-        secret, csrf = await auth_sessions.open_session(db, user, now, timedelta(hours=settings.session_ttl_hours))
+        secret, csrf = await auth_sessions.open_session(
+            db, user, now, timedelta(hours=settings.session_ttl_hours)
+        )
         user = await users.get_user(db, user.id)
     response = json_response({"user": user_json(user), "csrf_token": csrf})
-    response.set_cookie(SESSION_COOKIE, secret, httponly=True, samesite="Lax", secure=settings.secure_cookies,
-                        path="/", max_age=settings.session_ttl_hours * 3600)
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        httponly=True,
+        samesite="Lax",
+        secure=settings.secure_cookies,
+        path="/",
+        max_age=settings.session_ttl_hours * 3600,
+    )
     return response
 
 
@@ -85,8 +99,13 @@ async def me(request: web.Request) -> dict[str, Any]:
     return {"user": user_json(user), "csrf_token": session.csrf_token if session else None}
 
 
-@api.post("/api/auth/tokens", access=Access.AGENT, body=TokenIn, status=201,
-          summary="Issue an API token for the caller; the secret is shown only in this answer")
+@api.post(
+    "/api/auth/tokens",
+    access=Access.AGENT,
+    body=TokenIn,
+    status=201,
+    summary="Issue an API token for the caller; the secret is shown only in this answer",
+)
 async def create_token(request: web.Request, body: TokenIn) -> dict[str, Any]:
     """A bearer token for scripts and integrations."""
     now = request.app[CLOCK].now()
@@ -101,12 +120,21 @@ async def list_tokens(request: web.Request) -> list[dict[str, Any]]:
     """Own tokens."""
     async with request.app[SESSIONS]() as db:
         tokens = await auth_sessions.list_tokens(db, caller(request))
-    return [{"id": t.id, "name": t.name, "created_at": t.created_at.isoformat(),
-             "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
-             "revoked": t.revoked_at is not None} for t in tokens]
+    return [
+        {
+            "id": t.id,
+            "name": t.name,
+            "created_at": t.created_at.isoformat(),
+            "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+            "revoked": t.revoked_at is not None,
+        }
+        for t in tokens
+    ]
 
 
-@api.delete("/api/auth/tokens/{id}", access=Access.AGENT, status=204, summary="Revoke one of the caller's tokens")
+@api.delete(
+    "/api/auth/tokens/{id}", access=Access.AGENT, status=204, summary="Revoke one of the caller's tokens"
+)
 async def revoke_token(request: web.Request) -> None:
     """Revoke."""
     now = request.app[CLOCK].now()

@@ -14,7 +14,15 @@ from contact_center.api.common import caller_id, path_id
 from contact_center.auth.roles import Access
 from contact_center.customers import merge, orders, records, resolve, value
 from contact_center.customers.identity import guess_kind
-from contact_center.customers.schemas import CustomerIn, CustomerPatch, IdentityIn, MergeIn, NoteIn, OrderIn, ResolveIn
+from contact_center.customers.schemas import (
+    CustomerIn,
+    CustomerPatch,
+    IdentityIn,
+    MergeIn,
+    NoteIn,
+    OrderIn,
+    ResolveIn,
+)
 from contact_center.customers.search import fuzzy_name_search
 from contact_center.customers.view360 import customer_360, customer_summary, order_summary
 from contact_center.db.models import Customer
@@ -36,13 +44,27 @@ class CustomerQuery(BaseModel):
 
 def customer_json(customer: Customer) -> dict[str, Any]:
     """A customer with identities."""
-    return {**customer_summary(customer), "identities": [
-        {"id": i.id, "kind": i.kind, "value": i.value, "display_value": i.display_value, "verified": i.verified}
-        for i in customer.identities]}
+    return {
+        **customer_summary(customer),
+        "identities": [
+            {
+                "id": i.id,
+                "kind": i.kind,
+                "value": i.value,
+                "display_value": i.display_value,
+                "verified": i.verified,
+            }
+            for i in customer.identities
+        ],
+    }
 
 
-@api.get("/api/customers", access=Access.AGENT, query=CustomerQuery,
-         summary="Find customers by phone or email (exact) or by name (fuzzy), or list them")
+@api.get(
+    "/api/customers",
+    access=Access.AGENT,
+    query=CustomerQuery,
+    summary="Find customers by phone or email (exact) or by name (fuzzy), or list them",
+)
 async def list_customers(request: web.Request, query: CustomerQuery) -> dict[str, Any]:
     """Search or page through customers."""
     ctx = request.app[CUSTOMERS]
@@ -59,15 +81,26 @@ async def list_customers(request: web.Request, query: CustomerQuery) -> dict[str
                     return {"items": [customer_json(found)], "match": "identity"}
             candidates = await fuzzy_name_search(db, text, limit=query.limit)
             return {"items": [asdict(c) for c in candidates], "match": "fuzzy"}
-        stmt = (select(Customer).where(Customer.merged_into_id.is_(None), Customer.id > (query.after_id or 0))
-                .options(selectinload(Customer.identities)).order_by(Customer.id).limit(query.limit))
+        stmt = (
+            select(Customer)
+            .where(Customer.merged_into_id.is_(None), Customer.id > (query.after_id or 0))
+            .options(selectinload(Customer.identities))
+            .order_by(Customer.id)
+            .limit(query.limit)
+        )
         items = [customer_json(c) for c in (await db.execute(stmt)).scalars()]
     next_after = items[-1]["id"] if len(items) == query.limit else None
     return {"items": items, "match": "list", "next_after_id": next_after}
 
 
-@api.post("/api/customers", access=Access.AGENT, body=CustomerIn, status=201, summary="Create a customer",
-          responses={409: "An identity already belongs to another customer"})
+@api.post(
+    "/api/customers",
+    access=Access.AGENT,
+    body=CustomerIn,
+    status=201,
+    summary="Create a customer",
+    responses={409: "An identity already belongs to another customer"},
+)
 async def create_customer(request: web.Request, body: CustomerIn) -> dict[str, Any]:
     """New customer with identities."""
     ctx = request.app[CUSTOMERS]
@@ -84,7 +117,9 @@ async def get_customer(request: web.Request) -> dict[str, Any]:
         return customer_json(await records.get_customer(db, path_id(request)))
 
 
-@api.patch("/api/customers/{id}", access=Access.AGENT, body=CustomerPatch, summary="Change a customer's fields")
+@api.patch(
+    "/api/customers/{id}", access=Access.AGENT, body=CustomerPatch, summary="Change a customer's fields"
+)
 async def update_customer(request: web.Request, body: CustomerPatch) -> dict[str, Any]:
     """Edit; the change is recorded in the customer's history."""
     ctx = request.app[CUSTOMERS]
@@ -107,35 +142,68 @@ async def get_history(request: web.Request) -> list[dict[str, Any]]:
     async with request.app[SESSIONS]() as db:
         await records.get_customer(db, path_id(request), with_identities=False)
         events = await records.history(db, path_id(request))
-    return [{"id": e.id, "action": e.action, "actor_id": e.actor_id, "details": e.details,
-             "created_at": e.created_at.isoformat()} for e in events]
+    return [
+        {
+            "id": e.id,
+            "action": e.action,
+            "actor_id": e.actor_id,
+            "details": e.details,
+            "created_at": e.created_at.isoformat(),
+        }
+        for e in events
+    ]
 
 
-@api.post("/api/customers/{id}/identities", access=Access.AGENT, body=IdentityIn, status=201,
-          summary="Add an identity", responses={409: "The identity belongs to another customer"})
+@api.post(
+    "/api/customers/{id}/identities",
+    access=Access.AGENT,
+    body=IdentityIn,
+    status=201,
+    summary="Add an identity",
+    responses={409: "The identity belongs to another customer"},
+)
 async def add_identity(request: web.Request, body: IdentityIn) -> dict[str, Any]:
     """Attach a phone, email, chat id or CRM id (normalised)."""
     async with request.app[SESSIONS].begin() as db:
-        row = await records.add_identity(db, request.app[CUSTOMERS], path_id(request), body, caller_id(request))
-    return {"id": row.id, "kind": row.kind, "value": row.value, "display_value": row.display_value,
-            "verified": row.verified}
+        row = await records.add_identity(
+            db, request.app[CUSTOMERS], path_id(request), body, caller_id(request)
+        )
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "value": row.value,
+        "display_value": row.display_value,
+        "verified": row.verified,
+    }
 
 
-@api.delete("/api/customers/{id}/identities/{identity_id}", access=Access.AGENT, status=204,
-            summary="Remove an identity")
+@api.delete(
+    "/api/customers/{id}/identities/{identity_id}",
+    access=Access.AGENT,
+    status=204,
+    summary="Remove an identity",
+)
 async def remove_identity(request: web.Request) -> None:
     """Detach an identity."""
     async with request.app[SESSIONS].begin() as db:
-        await records.remove_identity(db, request.app[CUSTOMERS], path_id(request),
-                                      path_id(request, "identity_id"), caller_id(request))
+        await records.remove_identity(
+            db, request.app[CUSTOMERS], path_id(request), path_id(request, "identity_id"), caller_id(request)
+        )
 
 
 @api.post("/api/customers/{id}/notes", access=Access.AGENT, body=NoteIn, status=201, summary="Add a note")
 async def add_note(request: web.Request, body: NoteIn) -> dict[str, Any]:
     """A note from the caller."""
     async with request.app[SESSIONS].begin() as db:
-        note = await records.add_note(db, request.app[CUSTOMERS], path_id(request), body.body, caller_id(request))
-    return {"id": note.id, "body": note.body, "author_id": note.author_id, "created_at": note.created_at.isoformat()}
+        note = await records.add_note(
+            db, request.app[CUSTOMERS], path_id(request), body.body, caller_id(request)
+        )
+    return {
+        "id": note.id,
+        "body": note.body,
+        "author_id": note.author_id,
+        "created_at": note.created_at.isoformat(),
+    }
 
 
 @api.get("/api/customers/{id}/orders", access=Access.AGENT, summary="A customer's orders, newest first")
@@ -146,9 +214,14 @@ async def list_orders(request: web.Request) -> list[dict[str, Any]]:
         return [order_summary(o, today) for o in await orders.list_orders(db, path_id(request))]
 
 
-@api.post("/api/customers/{id}/orders", access=Access.AGENT, body=OrderIn, status=201,
-          summary="Record an order (recomputes the customer's value)",
-          responses={409: "The order number exists"})
+@api.post(
+    "/api/customers/{id}/orders",
+    access=Access.AGENT,
+    body=OrderIn,
+    status=201,
+    summary="Record an order (recomputes the customer's value)",
+    responses={409: "The order number exists"},
+)
 async def create_order(request: web.Request, body: OrderIn) -> dict[str, Any]:
     """Add an order."""
     ctx = request.app[CUSTOMERS]
@@ -163,10 +236,15 @@ async def get_order(request: web.Request) -> dict[str, Any]:
     """Read an order."""
     async with request.app[SESSIONS]() as db:
         order = await orders.get_order(db, path_id(request))
-    return {**order_summary(order, request.app[CUSTOMERS].clock.now().date()), "customer_id": order.customer_id}
+    return {
+        **order_summary(order, request.app[CUSTOMERS].clock.now().date()),
+        "customer_id": order.customer_id,
+    }
 
 
-@api.delete("/api/orders/{id}", access=Access.SUPERVISOR, status=204, summary="Remove an order entered by mistake")
+@api.delete(
+    "/api/orders/{id}", access=Access.SUPERVISOR, status=204, summary="Remove an order entered by mistake"
+)
 async def delete_order(request: web.Request) -> None:
     """Delete an order."""
     async with request.app[SESSIONS].begin() as db:
@@ -178,19 +256,27 @@ async def duplicates(request: web.Request) -> list[dict[str, Any]]:
     """Scored candidates by name (and organisation)."""
     async with request.app[SESSIONS]() as db:
         customer = await records.get_customer(db, path_id(request), with_identities=False)
-        found = await resolve.possible_duplicates(db, records.searchable_name(customer),
-                                                  organisation=customer.organisation,
-                                                  exclude=frozenset({customer.id}))
+        found = await resolve.possible_duplicates(
+            db,
+            records.searchable_name(customer),
+            organisation=customer.organisation,
+            exclude=frozenset({customer.id}),
+        )
     return [asdict(c) for c in found]
 
 
-@api.post("/api/customers/resolve", access=Access.AGENT, body=ResolveIn,
-          summary="Which customer is this? Exact identity match, else scored candidates; never merges")
+@api.post(
+    "/api/customers/resolve",
+    access=Access.AGENT,
+    body=ResolveIn,
+    summary="Which customer is this? Exact identity match, else scored candidates; never merges",
+)
 async def resolve_customer(request: web.Request, body: ResolveIn) -> dict[str, Any]:
     """Resolve a contact to a customer."""
     async with request.app[SESSIONS]() as db:
-        result = await resolve.resolve(db, request.app[CUSTOMERS], body.identities, body.name,
-                                       body.organisation, body.limit)
+        result = await resolve.resolve(
+            db, request.app[CUSTOMERS], body.identities, body.name, body.organisation, body.limit
+        )
     return {
         "customer": customer_json(result.customer) if result.customer else None,
         "matched_by": [{"kind": i.kind.value, "value": i.value} for i in result.matched_by],
@@ -200,23 +286,40 @@ async def resolve_customer(request: web.Request, body: ResolveIn) -> dict[str, A
     }
 
 
-@api.post("/api/customers/merge", access=Access.AGENT, body=MergeIn, status=201,
-          summary="Merge one customer into another (can be undone)",
-          responses={409: "Different CRM ids without force"})
+@api.post(
+    "/api/customers/merge",
+    access=Access.AGENT,
+    body=MergeIn,
+    status=201,
+    summary="Merge one customer into another (can be undone)",
+    responses={409: "Different CRM ids without force"},
+)
 async def merge_customers(request: web.Request, body: MergeIn) -> dict[str, Any]:
     """Merge `merged_id` into `survivor_id`."""
     async with request.app[SESSIONS].begin() as db:
-        record = await merge.merge(db, request.app[CUSTOMERS], body.survivor_id, body.merged_id,
-                                   actor_id=caller_id(request), force=body.force)
+        record = await merge.merge(
+            db,
+            request.app[CUSTOMERS],
+            body.survivor_id,
+            body.merged_id,
+            actor_id=caller_id(request),
+            force=body.force,
+        )
     return merge_json(record)
 
 
-@api.post("/api/merges/{id}/undo", access=Access.SUPERVISOR, summary="Undo a merge, restoring both customers",
-          responses={409: "Already undone, or the survivor was merged again"})
+@api.post(
+    "/api/merges/{id}/undo",
+    access=Access.SUPERVISOR,
+    summary="Undo a merge, restoring both customers",
+    responses={409: "Already undone, or the survivor was merged again"},
+)
 async def undo_merge(request: web.Request) -> dict[str, Any]:
     """Split a merge."""
     async with request.app[SESSIONS].begin() as db:
-        record = await merge.undo_merge(db, request.app[CUSTOMERS], path_id(request), actor_id=caller_id(request))
+        record = await merge.undo_merge(
+            db, request.app[CUSTOMERS], path_id(request), actor_id=caller_id(request)
+        )
     return merge_json(record)
 
 
@@ -227,7 +330,9 @@ async def list_merges(request: web.Request) -> list[dict[str, Any]]:
         return [merge_json(m) for m in await merge.merges_of(db, path_id(request))]
 
 
-@api.get("/api/value/pyramid", access=Access.SUPERVISOR, summary="Customers and 12-month revenue per value tier")
+@api.get(
+    "/api/value/pyramid", access=Access.SUPERVISOR, summary="Customers and 12-month revenue per value tier"
+)
 async def value_pyramid(request: web.Request) -> list[dict[str, Any]]:
     """The value pyramid, top tier first."""
     async with request.app[SESSIONS]() as db:
@@ -250,7 +355,12 @@ async def recompute_values(request: web.Request) -> dict[str, Any]:
 
 def merge_json(record: Any) -> dict[str, Any]:
     """A merge as the API shows it."""
-    return {"id": record.id, "survivor_id": record.survivor_id, "merged_id": record.merged_id,
-            "actor_id": record.actor_id, "created_at": record.created_at.isoformat(),
-            "undone_at": record.undone_at.isoformat() if record.undone_at else None,
-            "moved": {k: len(v) for k, v in record.snapshot["moved"].items()}}
+    return {
+        "id": record.id,
+        "survivor_id": record.survivor_id,
+        "merged_id": record.merged_id,
+        "actor_id": record.actor_id,
+        "created_at": record.created_at.isoformat(),
+        "undone_at": record.undone_at.isoformat() if record.undone_at else None,
+        "moved": {k: len(v) for k, v in record.snapshot["moved"].items()},
+    }

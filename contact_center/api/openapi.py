@@ -19,9 +19,18 @@ _PATH_PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["error"],
-    "properties": {"error": {"type": "object", "required": ["status", "code", "message"], "properties": {
-        "status": {"type": "integer"}, "code": {"type": "string"}, "message": {"type": "string"},
-        "details": {"type": "object"}}}},
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["status", "code", "message"],
+            "properties": {
+                "status": {"type": "integer"},
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "details": {"type": "object"},
+            },
+        }
+    },
 }
 STANDARD_ERRORS = {
     400: "Malformed request (e.g. broken JSON)",
@@ -48,9 +57,12 @@ def build_document(endpoints: list[Endpoint]) -> dict[str, Any]:
         paths.setdefault(path, {})[endpoint.method.lower()] = _operation(endpoint, path, components)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Contact centre API", "version": __version__,
-                 "description": "JSON API of the contact centre. Cookie sessions need the X-CSRF-Token header "
-                                "on writes; API clients send `Authorization: Bearer <token>`."},
+        "info": {
+            "title": "Contact centre API",
+            "version": __version__,
+            "description": "JSON API of the contact centre. Cookie sessions need the X-CSRF-Token header "
+            "on writes; API clients send `Authorization: Bearer <token>`.",
+        },
         "paths": paths,
         "components": {
             "schemas": components,
@@ -70,25 +82,34 @@ def _operation(endpoint: Endpoint, path: str, components: dict[str, Any]) -> dic
         "x-access": endpoint.access.value,
         "security": [] if endpoint.access is Access.PUBLIC else [{"cookieAuth": []}, {"bearerAuth": []}],
     }
-    parameters = [{"name": name, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
-                  for name in _PATH_PARAM.findall(path)]
+    parameters = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+        for name in _PATH_PARAM.findall(path)
+    ]
     if endpoint.query is not None:
         parameters += _query_parameters(endpoint.query, components)
     if parameters:
         operation["parameters"] = parameters
     if endpoint.body is not None:
-        operation["requestBody"] = {"required": True, "content": {
-            "application/json": {"schema": _schema_ref(endpoint.body, components)}}}
-    success = {"description": "No content"} if endpoint.status == 204 else {
-        "description": "Success", "content": {"application/json": {"schema": {}}}}
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _schema_ref(endpoint.body, components)}},
+        }
+    success = (
+        {"description": "No content"}
+        if endpoint.status == 204
+        else {"description": "Success", "content": {"application/json": {"schema": {}}}}
+    )
     responses: dict[str, Any] = {str(endpoint.status): success}
     errors = dict(STANDARD_ERRORS)
     if endpoint.access is not Access.PUBLIC:
         errors |= {401: "Not logged in", 403: f"Needs the {endpoint.access.value} role or the CSRF header"}
     errors |= endpoint.responses
     for status, description in sorted(errors.items()):
-        responses[str(status)] = {"description": description, "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        responses[str(status)] = {
+            "description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
     operation["responses"] = responses
     return operation
 
@@ -104,6 +125,13 @@ def _query_parameters(model: type[BaseModel], components: dict[str, Any]) -> lis
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(schema.pop("$defs", {}))
     required = set(schema.get("required", []))
-    return [{"name": name, "in": "query", "required": name in required, "schema": prop,
-             **({"description": prop["description"]} if "description" in prop else {})}
-            for name, prop in schema.get("properties", {}).items()]
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "schema": prop,
+            **({"description": prop["description"]} if "description" in prop else {}),
+        }
+        for name, prop in schema.get("properties", {}).items()
+    ]

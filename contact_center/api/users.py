@@ -21,8 +21,12 @@ api = EndpointTable("users")
 
 def team_json(team: Any) -> dict[str, Any]:
     """A team as the API shows it."""
-    return {"id": team.id, "name": team.name, "description": team.description,
-            "created_at": team.created_at.isoformat()}
+    return {
+        "id": team.id,
+        "name": team.name,
+        "description": team.description,
+        "created_at": team.created_at.isoformat(),
+    }
 
 
 @api.get("/api/users", access=Access.SUPERVISOR, summary="Every user with role, team, skills and languages")
@@ -32,8 +36,14 @@ async def list_users(request: web.Request) -> list[dict[str, Any]]:
         return [user_json(u) for u in await users.list_users(db)]
 
 
-@api.post("/api/users", access=Access.ADMIN, body=UserIn, status=201, summary="Create a user",
-          responses={409: "Username taken"})
+@api.post(
+    "/api/users",
+    access=Access.ADMIN,
+    body=UserIn,
+    status=201,
+    summary="Create a user",
+    responses={409: "Username taken"},
+)
 async def create_user(request: web.Request, body: UserIn) -> dict[str, Any]:
     """A new agent, supervisor or admin."""
     async with request.app[SESSIONS].begin() as db:
@@ -52,8 +62,12 @@ async def get_user(request: web.Request) -> dict[str, Any]:
         return user_json(await users.get_user(db, user_id))
 
 
-@api.patch("/api/users/{id}", access=Access.ADMIN, body=UserPatch,
-           summary="Change a user's role, team, skills, languages, password or active flag")
+@api.patch(
+    "/api/users/{id}",
+    access=Access.ADMIN,
+    body=UserPatch,
+    summary="Change a user's role, team, skills, languages, password or active flag",
+)
 async def update_user(request: web.Request, body: UserPatch) -> dict[str, Any]:
     """Edit a user; recorded in the audit log."""
     user_id = path_id(request)
@@ -71,8 +85,14 @@ async def list_teams(request: web.Request) -> list[dict[str, Any]]:
         return [team_json(t) for t in await users.list_teams(db)]
 
 
-@api.post("/api/teams", access=Access.ADMIN, body=TeamIn, status=201, summary="Create a team",
-          responses={409: "Name taken"})
+@api.post(
+    "/api/teams",
+    access=Access.ADMIN,
+    body=TeamIn,
+    status=201,
+    summary="Create a team",
+    responses={409: "Name taken"},
+)
 async def create_team(request: web.Request, body: TeamIn) -> dict[str, Any]:
     """A new team."""
     async with request.app[SESSIONS].begin() as db:
@@ -85,15 +105,19 @@ async def get_team(request: web.Request) -> dict[str, Any]:
     async with request.app[SESSIONS]() as db:
         team = await users.get_team(db, path_id(request))
         members = await users.list_users(db, team_id=team.id)
-    return {**team_json(team), "members": [{"id": u.id, "display_name": u.display_name, "role": u.role}
-                                           for u in members]}
+    return {
+        **team_json(team),
+        "members": [{"id": u.id, "display_name": u.display_name, "role": u.role} for u in members],
+    }
 
 
 @api.patch("/api/teams/{id}", access=Access.ADMIN, body=TeamPatch, summary="Rename or describe a team")
 async def update_team(request: web.Request, body: TeamPatch) -> dict[str, Any]:
     """Edit a team."""
     async with request.app[SESSIONS].begin() as db:
-        team = await users.update_team(db, path_id(request), body, request.app[CLOCK].now(), caller_id(request))
+        team = await users.update_team(
+            db, path_id(request), body, request.app[CLOCK].now(), caller_id(request)
+        )
     return team_json(team)
 
 
@@ -109,10 +133,20 @@ async def list_queues(request: web.Request) -> list[dict[str, Any]]:
     """All queues."""
     async with request.app[SESSIONS]() as db:
         rows = (await db.execute(select(Queue).order_by(Queue.name))).scalars()
-        return [{"id": q.id, "name": q.name, "description": q.description, "channels": q.channels,
-                 "required_skills": q.required_skills, "language": q.language,
-                 "target_service_level": q.target_service_level, "target_answer_seconds": q.target_answer_seconds,
-                 "max_wait_seconds": q.max_wait_seconds} for q in rows]
+        return [
+            {
+                "id": q.id,
+                "name": q.name,
+                "description": q.description,
+                "channels": q.channels,
+                "required_skills": q.required_skills,
+                "language": q.language,
+                "target_service_level": q.target_service_level,
+                "target_answer_seconds": q.target_answer_seconds,
+                "max_wait_seconds": q.max_wait_seconds,
+            }
+            for q in rows
+        ]
 
 
 @api.get("/api/audit", access=Access.ADMIN, summary="The newest administrative actions")
@@ -120,6 +154,15 @@ async def audit_log(request: web.Request) -> list[dict[str, Any]]:
     """Audit log."""
     async with request.app[SESSIONS]() as db:
         entries = await users.audit_log(db)
-    return [{"id": e.id, "actor_id": e.actor_id, "action": e.action, "target_type": e.target_type,
-             "target_id": e.target_id, "details": e.details, "created_at": e.created_at.isoformat()}
-            for e in entries]
+    return [
+        {
+            "id": e.id,
+            "actor_id": e.actor_id,
+            "action": e.action,
+            "target_type": e.target_type,
+            "target_id": e.target_id,
+            "details": e.details,
+            "created_at": e.created_at.isoformat(),
+        }
+        for e in entries
+    ]

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contact_center.db.models import ApiToken, Session, User
 from contact_center.errors import NotFound
 
-TOKEN_PREFIX = "cct_"
+TOKEN_PREFIX = "cct_"  # noqa: S105 (a visible prefix, not a secret)
 
 
 def digest(secret: str) -> str:
@@ -24,18 +24,24 @@ def digest(secret: str) -> str:
 async def open_session(db: AsyncSession, user: User, now: datetime, ttl: timedelta) -> tuple[str, str]:
     """Start a browser session; returns (cookie value, CSRF token)."""
     secret, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    db.add(Session(token_hash=digest(secret), user_id=user.id, csrf_token=csrf, created_at=now,
-                   expires_at=now + ttl))
+    db.add(
+        Session(
+            token_hash=digest(secret), user_id=user.id, csrf_token=csrf, created_at=now, expires_at=now + ttl
+        )
+    )
     await db.execute(delete(Session).where(Session.user_id == user.id, Session.expires_at < now))
     return secret, csrf
 
 
 async def session_user(db: AsyncSession, secret: str, now: datetime) -> tuple[User, Session] | None:
     """The active user and session behind a cookie value, or None."""
-    row = (await db.execute(
-        select(User, Session).join(Session, Session.user_id == User.id)
-        .where(Session.token_hash == digest(secret), Session.expires_at > now, User.is_active.is_(True))
-    )).first()
+    row = (
+        await db.execute(
+            select(User, Session)
+            .join(Session, Session.user_id == User.id)
+            .where(Session.token_hash == digest(secret), Session.expires_at > now, User.is_active.is_(True))
+        )
+    ).first()
     return (row[0], row[1]) if row else None
 
 
@@ -60,10 +66,15 @@ async def issue_token(db: AsyncSession, user: User, name: str, now: datetime) ->
 
 async def token_user(db: AsyncSession, secret: str, now: datetime) -> User | None:
     """The active user behind a bearer token, or None; records when it was last used."""
-    row = (await db.execute(
-        select(User, ApiToken).join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == digest(secret), ApiToken.revoked_at.is_(None), User.is_active.is_(True))
-    )).first()
+    row = (
+        await db.execute(
+            select(User, ApiToken)
+            .join(ApiToken, ApiToken.user_id == User.id)
+            .where(
+                ApiToken.token_hash == digest(secret), ApiToken.revoked_at.is_(None), User.is_active.is_(True)
+            )
+        )
+    ).first()
     if row is None:
         return None
     row[1].last_used_at = now
@@ -80,5 +91,8 @@ async def revoke_token(db: AsyncSession, user: User, token_id: int, now: datetim
 
 async def list_tokens(db: AsyncSession, user: User) -> list[ApiToken]:
     """The user's tokens, revoked ones included."""
-    return list((await db.execute(select(ApiToken).where(ApiToken.user_id == user.id)
-                                  .order_by(ApiToken.id))).scalars())
+    return list(
+        (
+            await db.execute(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id))
+        ).scalars()
+    )

@@ -64,8 +64,10 @@ class ImportReport:
 
     def format(self) -> str:
         """Counts, the outcome, then one line per rejected row ("line 7: phone '12' is not ...")."""
-        counts = (f"{self.rows_read} rows read: {self.created} created, {self.updated} updated, "
-                  f"{self.unchanged} unchanged, {len(self.rejected)} rejected.")
+        counts = (
+            f"{self.rows_read} rows read: {self.created} created, {self.updated} updated, "
+            f"{self.unchanged} unchanged, {len(self.rejected)} rejected."
+        )
         if self.committed:
             outcome = "Imported; the rejected lines were skipped." if self.rejected else "Imported."
         else:
@@ -74,16 +76,26 @@ class ImportReport:
 
 
 async def import_customers(
-    sessions: Sessions, ctx: CustomerContext, path: Path, *, skip_invalid: bool = False,
-    progress: Progress | None = None, actor_id: int | None = None,
+    sessions: Sessions,
+    ctx: CustomerContext,
+    path: Path,
+    *,
+    skip_invalid: bool = False,
+    progress: Progress | None = None,
+    actor_id: int | None = None,
 ) -> ImportReport:
     """Create or update customers from a CSV file, matching stored ones by CRM id, email or phone."""
     return await _run(sessions, path, _Customers(ctx, actor_id), skip_invalid, progress)
 
 
 async def import_orders(
-    sessions: Sessions, ctx: CustomerContext, path: Path, *, skip_invalid: bool = False,
-    progress: Progress | None = None, actor_id: int | None = None,
+    sessions: Sessions,
+    ctx: CustomerContext,
+    path: Path,
+    *,
+    skip_invalid: bool = False,
+    progress: Progress | None = None,
+    actor_id: int | None = None,
 ) -> ImportReport:
     """Create orders from a CSV file of order items; consecutive rows of one order number form an order."""
     return await _run(sessions, path, _Orders(ctx, actor_id), skip_invalid, progress)
@@ -106,8 +118,9 @@ class _Importer:
         """Called after the last row."""
 
 
-async def _run(sessions: Sessions, path: Path, importer: _Importer, skip_invalid: bool,
-               progress: Progress | None) -> ImportReport:
+async def _run(
+    sessions: Sessions, path: Path, importer: _Importer, skip_invalid: bool, progress: Progress | None
+) -> ImportReport:
     report, pending = importer.report, 0
     with _csv_rows(path, importer) as rows:  # the header is checked before anything is written
         async with sessions() as db:
@@ -144,11 +157,17 @@ class _Customers(_Importer):
         identities = self._identities(values, problems)
         fields = {name: values[name] for name in FIELD_COLUMNS if name in values}
         attributes = {name[5:]: text for name, text in values.items() if name.startswith("attr.")}
-        problems += [f"attr.{name}: longer than {MAX_ATTRIBUTE_LENGTH} characters"
-                     for name, text in attributes.items() if len(text) > MAX_ATTRIBUTE_LENGTH]
+        problems += [
+            f"attr.{name}: longer than {MAX_ATTRIBUTE_LENGTH} characters"
+            for name, text in attributes.items()
+            if len(text) > MAX_ATTRIBUTE_LENGTH
+        ]
         try:
-            data = CustomerIn(**fields, attributes=attributes, identities=[
-                IdentityIn(kind=i.kind.value, value=i.display_value) for i in identities])
+            data = CustomerIn(
+                **fields,
+                attributes=attributes,
+                identities=[IdentityIn(kind=i.kind.value, value=i.display_value) for i in identities],
+            )
         except ValidationError as exc:
             problems.append(_reason(exc))
         if not problems and not identities and not set(NAME_COLUMNS) & fields.keys():
@@ -175,8 +194,14 @@ class _Customers(_Importer):
         else:
             self.report.unchanged += 1
 
-    async def _update(self, db: AsyncSession, customer_id: int, data: CustomerIn, given: list[str],
-                      new_identities: list[Identity]) -> bool:
+    async def _update(
+        self,
+        db: AsyncSession,
+        customer_id: int,
+        data: CustomerIn,
+        given: list[str],
+        new_identities: list[Identity],
+    ) -> bool:
         """Change the fields the row gives that differ, add its new identities; True if anything changed."""
         customer = await records.get_customer(db, customer_id)
         patch: dict[str, Any] = {}
@@ -189,8 +214,13 @@ class _Customers(_Importer):
         if patch:
             await records.update_customer(db, self.ctx, customer_id, CustomerPatch(**patch), self.actor_id)
         for identity in new_identities:
-            await records.add_identity(db, self.ctx, customer_id, IdentityIn(
-                kind=identity.kind.value, value=identity.display_value), self.actor_id)
+            await records.add_identity(
+                db,
+                self.ctx,
+                customer_id,
+                IdentityIn(kind=identity.kind.value, value=identity.display_value),
+                self.actor_id,
+            )
         return bool(patch or new_identities)
 
     def _identities(self, values: dict[str, str], problems: list[str]) -> list[Identity]:
@@ -239,22 +269,27 @@ class _Orders(_Importer):
             self.group = _Group(number)
         self.group.lines.append(line)
         try:
-            first = self.first_line.setdefault(number, line)
-            if number and first != self.group.lines[0]:
-                raise InvalidInput(f"order {number} already appeared on line {first}; "
-                                   "the rows of one order must be consecutive")
             await self._add(db, self.group, values)
         except (DomainError, ValidationError):
-            self.group.bad.append(line)
+            self.group.bad.append(line)  # the whole order is left out, so it is never half-imported
             raise
 
     async def _add(self, db: AsyncSession, group: _Group, values: dict[str, str]) -> None:
+        first = self.first_line.setdefault(group.number, group.lines[0])
+        if group.number and first != group.lines[0]:
+            raise InvalidInput(
+                f"order {group.number} already appeared on line {first}; "
+                "the rows of one order must be consecutive"
+            )
         _refuse_extra_cells(values)
         missing = [column for column in ORDER_REQUIRED if column not in values]
         if missing:
             raise InvalidInput(f"{_and(missing)} must not be empty")
-        head = OrderIn(order_number=group.number, ordered_at=_moment(values["ordered_at"]),
-                       **{name: values[name] for name in ORDER_FIELDS if name in values})
+        head = OrderIn(
+            order_number=group.number,
+            ordered_at=_moment(values["ordered_at"]),
+            **{name: values[name] for name in ORDER_FIELDS if name in values},
+        )
         item = OrderItemIn(**{name: values[name] for name in ITEM_FIELDS if name in values})
         customer = _customer_key(values["customer"], self.ctx.default_region)
         if group.head is None:
@@ -265,9 +300,12 @@ class _Orders(_Importer):
             group.customer = (customer.kind, customer.value)
         else:
             differ = ["customer"] if (customer.kind, customer.value) != group.customer else []
-            differ += [name for name in ("ordered_at", "currency", "status", "total")
-                       if getattr(head, name) != getattr(group.head, name)
-                       and (name in head.model_fields_set or name in ("ordered_at", "currency"))]
+            differ += [
+                name
+                for name in ("ordered_at", "currency", "status", "total")
+                if getattr(head, name) != getattr(group.head, name)
+                and (name in head.model_fields_set or name in ("ordered_at", "currency"))
+            ]
             if differ:
                 raise InvalidInput(f"{_and(differ)} differ from line {group.lines[0]} of the same order")
         group.items.append(item)
@@ -284,8 +322,9 @@ class _Orders(_Importer):
             return
         if group.bad:
             for line in sorted(set(group.lines) - set(group.bad)):
-                self.report.rejected.append(RejectedRow(
-                    line, f"order {group.number} not imported because of line {_and(group.bad)}"))
+                self.report.rejected.append(
+                    RejectedRow(line, f"order {group.number} not imported because of line {_and(group.bad)}")
+                )
             return
         if await db.scalar(select(Order.id).where(Order.order_number == group.number)) is not None:
             self.report.unchanged += 1
@@ -295,11 +334,13 @@ class _Orders(_Importer):
             fields = {**group.head.model_dump(exclude_unset=True), "items": group.items}
             order = OrderIn.model_validate(fields)
             async with db.begin_nested():
-                await create_order(db, self.ctx, group.customer_id, order, self.actor_id,
-                                   recompute_value=False)
+                await create_order(
+                    db, self.ctx, group.customer_id, order, self.actor_id, recompute_value=False
+                )
         except (DomainError, ValidationError) as exc:
-            self.report.rejected += [RejectedRow(line, f"order {group.number}: {_reason(exc)}")
-                                     for line in group.lines]
+            self.report.rejected += [
+                RejectedRow(line, f"order {group.number}: {_reason(exc)}") for line in group.lines
+            ]
             return
         self.report.created += 1
         self.customers.add(group.customer_id)
@@ -318,8 +359,12 @@ def _csv_rows(path: Path, importer: _Importer) -> Iterator[Iterator[tuple[int, d
         if not header:
             raise ImportFileError(f"{path} is empty; line 1 must be a header naming the columns")
         columns = [c.strip() if c.strip().startswith("attr.") else c.strip().lower() for c in header]
-        unknown = [c for c in columns if c not in importer.columns
-                   and not (importer.attributes and c.startswith("attr.") and c != "attr.")]
+        unknown = [
+            c
+            for c in columns
+            if c not in importer.columns
+            and not (importer.attributes and c.startswith("attr.") and c != "attr.")
+        ]
         missing = [c for c in importer.required if c not in columns]
         repeated = sorted({c for c in columns if columns.count(c) > 1})
         known = ", ".join(importer.columns) + (", attr.<name>" if importer.attributes else "")
@@ -382,8 +427,10 @@ def _customer_key(raw: str, region: str) -> Identity:
 def _reason(exc: DomainError | ValidationError) -> str:
     if isinstance(exc, DomainError):
         return exc.message
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg'].removeprefix('Value error, ')}"
-                     for e in exc.errors())
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg'].removeprefix('Value error, ')}"
+        for e in exc.errors()
+    )
 
 
 def _and(items: list[Any], show: Callable[[Any], str] = str) -> str:

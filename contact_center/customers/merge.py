@@ -34,13 +34,30 @@ MOVED_TABLES: dict[str, Any] = {
     "orders": Order,
 }
 FILLED_FIELDS = ("given_name", "family_name", "language", "organisation")
-RESTORED_FIELDS = ("display_name", "given_name", "family_name", "language", "organisation", "lifecycle_stage",
-                   "attributes", "value_score", "value_tier", "merged_into_id", "created_at", "updated_at")
+RESTORED_FIELDS = (
+    "display_name",
+    "given_name",
+    "family_name",
+    "language",
+    "organisation",
+    "lifecycle_stage",
+    "attributes",
+    "value_score",
+    "value_tier",
+    "merged_into_id",
+    "created_at",
+    "updated_at",
+)
 
 
 async def merge(
-    db: AsyncSession, ctx: CustomerContext, survivor_id: int, merged_id: int, *,
-    actor_id: int | None = None, force: bool = False,
+    db: AsyncSession,
+    ctx: CustomerContext,
+    survivor_id: int,
+    merged_id: int,
+    *,
+    actor_id: int | None = None,
+    force: bool = False,
 ) -> CustomerMerge:
     """Merge `merged_id` into `survivor_id`; refuses differing CRM ids unless `force`."""
     if survivor_id == merged_id:
@@ -50,8 +67,11 @@ async def merge(
     survivor_crm = {i.value for i in survivor.identities if i.kind == "crm"}
     merged_crm = {i.value for i in merged.identities if i.kind == "crm"}
     if survivor_crm and merged_crm and survivor_crm != merged_crm and not force:
-        raise Conflict("the two customers have different CRM ids; merge with force=true if they are one person",
-                       survivor_crm=sorted(survivor_crm), merged_crm=sorted(merged_crm))
+        raise Conflict(
+            "the two customers have different CRM ids; merge with force=true if they are one person",
+            survivor_crm=sorted(survivor_crm),
+            merged_crm=sorted(merged_crm),
+        )
     snapshot: dict[str, Any] = {"survivor": _fields(survivor), "merged": _fields(merged), "moved": {}}
     for name, model in MOVED_TABLES.items():
         ids = list((await db.execute(select(model.id).where(model.customer_id == merged_id))).scalars())
@@ -68,12 +88,15 @@ async def merge(
     merged.updated_at = now
     await db.flush()
     await refresh_search_keys(db, [survivor, merged])
-    record = CustomerMerge(survivor_id=survivor_id, merged_id=merged_id, actor_id=actor_id, snapshot=snapshot,
-                           created_at=now)
+    record = CustomerMerge(
+        survivor_id=survivor_id, merged_id=merged_id, actor_id=actor_id, snapshot=snapshot, created_at=now
+    )
     db.add(record)
     await db.flush()
     record_event(db, ctx, survivor_id, "merged", {"merge_id": record.id, "merged_id": merged_id}, actor_id)
-    record_event(db, ctx, merged_id, "merged_into", {"merge_id": record.id, "survivor_id": survivor_id}, actor_id)
+    record_event(
+        db, ctx, merged_id, "merged_into", {"merge_id": record.id, "survivor_id": survivor_id}, actor_id
+    )
     from contact_center.customers import value
 
     await value.recompute(db, ctx, [survivor_id])
@@ -98,8 +121,11 @@ async def undo_merge(
     for name, model in MOVED_TABLES.items():
         ids = record.snapshot["moved"].get(name, [])
         if ids:
-            await db.execute(update(model).where(model.id.in_(ids), model.customer_id == survivor.id)
-                             .values(customer_id=merged.id))
+            await db.execute(
+                update(model)
+                .where(model.id.in_(ids), model.customer_id == survivor.id)
+                .values(customer_id=merged.id)
+            )
     _restore(survivor, record.snapshot["survivor"])
     _restore(merged, record.snapshot["merged"])
     record.undone_at = ctx.clock.now()
@@ -113,9 +139,11 @@ async def undo_merge(
 
 async def merges_of(db: AsyncSession, customer_id: int) -> list[CustomerMerge]:
     """Merges in which this customer survived or was merged, newest first."""
-    query = (select(CustomerMerge)
-             .where((CustomerMerge.survivor_id == customer_id) | (CustomerMerge.merged_id == customer_id))
-             .order_by(CustomerMerge.id.desc()))
+    query = (
+        select(CustomerMerge)
+        .where((CustomerMerge.survivor_id == customer_id) | (CustomerMerge.merged_id == customer_id))
+        .order_by(CustomerMerge.id.desc())
+    )
     return list((await db.execute(query)).scalars())
 
 

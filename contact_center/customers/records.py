@@ -14,11 +14,24 @@ from contact_center.customers import names
 from contact_center.customers.context import CustomerContext
 from contact_center.customers.identity import Identity, normalise
 from contact_center.customers.schemas import CustomerIn, CustomerPatch, IdentityIn
-from contact_center.db.models import Customer, CustomerEvent, CustomerIdentity, CustomerNote, CustomerSearchKey
+from contact_center.db.models import (
+    Customer,
+    CustomerEvent,
+    CustomerIdentity,
+    CustomerNote,
+    CustomerSearchKey,
+)
 from contact_center.errors import Conflict, NotFound
 
-EDITABLE_FIELDS = ("display_name", "given_name", "family_name", "language", "organisation",
-                   "lifecycle_stage", "attributes")
+EDITABLE_FIELDS = (
+    "display_name",
+    "given_name",
+    "family_name",
+    "language",
+    "organisation",
+    "lifecycle_stage",
+    "attributes",
+)
 
 
 async def create_customer(
@@ -68,7 +81,11 @@ async def get_customer(db: AsyncSession, customer_id: int, *, with_identities: b
 
 
 async def update_customer(
-    db: AsyncSession, ctx: CustomerContext, customer_id: int, patch: CustomerPatch, actor_id: int | None = None
+    db: AsyncSession,
+    ctx: CustomerContext,
+    customer_id: int,
+    patch: CustomerPatch,
+    actor_id: int | None = None,
 ) -> Customer:
     """Apply the fields given in `patch`, recording old and new values in the history."""
     customer = await get_customer(db, customer_id)
@@ -98,7 +115,7 @@ async def update_customer(
 async def add_identity(
     db: AsyncSession, ctx: CustomerContext, customer_id: int, data: IdentityIn, actor_id: int | None = None
 ) -> CustomerIdentity:
-    """Attach an identity; repeating it for the same customer changes nothing, another customer's is a Conflict."""
+    """Attach an identity; repeating it changes nothing, and another customer's identity is a Conflict."""
     customer = await get_customer(db, customer_id, with_identities=False)
     identity = normalise(data.kind, data.value, ctx.default_region)
     existing = await find_identity(db, identity)
@@ -113,8 +130,14 @@ async def add_identity(
     db.add(row)
     await _flush_or_conflict(db)
     customer.updated_at = ctx.clock.now()
-    record_event(db, ctx, customer.id, "identity_added", {"kind": identity.kind.value, "value": identity.value},
-                 actor_id)
+    record_event(
+        db,
+        ctx,
+        customer.id,
+        "identity_added",
+        {"kind": identity.kind.value, "value": identity.value},
+        actor_id,
+    )
     return row
 
 
@@ -174,12 +197,23 @@ async def history(db: AsyncSession, customer_id: int, limit: int = 200) -> list[
 
 
 def record_event(
-    db: AsyncSession, ctx: CustomerContext, customer_id: int, action: str, details: dict[str, Any],
+    db: AsyncSession,
+    ctx: CustomerContext,
+    customer_id: int,
+    action: str,
+    details: dict[str, Any],
     actor_id: int | None,
 ) -> None:
     """Append one entry to a customer's history."""
-    db.add(CustomerEvent(customer_id=customer_id, actor_id=actor_id, action=action, details=details,
-                         created_at=ctx.clock.now()))
+    db.add(
+        CustomerEvent(
+            customer_id=customer_id,
+            actor_id=actor_id,
+            action=action,
+            details=details,
+            created_at=ctx.clock.now(),
+        )
+    )
 
 
 async def refresh_search_keys(db: AsyncSession, customers: Iterable[Customer]) -> None:
@@ -230,8 +264,14 @@ async def _refuse_taken(db: AsyncSession, identities: list[tuple[Identity, bool]
 
 
 def _identity_row(customer_id: int, identity: Identity, verified: bool, now: Any) -> CustomerIdentity:
-    return CustomerIdentity(customer_id=customer_id, kind=identity.kind.value, value=identity.value,
-                            display_value=identity.display_value, verified=verified, created_at=now)
+    return CustomerIdentity(
+        customer_id=customer_id,
+        kind=identity.kind.value,
+        value=identity.value,
+        display_value=identity.display_value,
+        verified=verified,
+        created_at=now,
+    )
 
 
 async def _flush_or_conflict(db: AsyncSession) -> None:

@@ -57,8 +57,9 @@ async def resolve(
         customer = (await db.execute(query)).scalar_one()
         return Resolution(customer=customer, matched_by=matched, invalid=invalid)
     if len(owners) > 1:
-        people = (await db.execute(select(Customer.id, Customer.display_name)
-                                   .where(Customer.id.in_(owners)))).all()
+        people = (
+            await db.execute(select(Customer.id, Customer.display_name).where(Customer.id.in_(owners)))
+        ).all()
         candidates = [
             Candidate(row.id, row.display_name, 100.0, [f"{i.kind.value} {i.value}" for i in owners[row.id]])
             for row in people
@@ -81,13 +82,25 @@ async def possible_duplicates(
         return []
     found = await fuzzy_name_search(db, name, limit=max(limit * 3, 10), exclude=exclude)
     if organisation and found:
-        orgs = dict((await db.execute(select(Customer.id, Customer.organisation)
-                                      .where(Customer.id.in_([c.customer_id for c in found])))).all())
+        orgs = dict(
+            (
+                await db.execute(
+                    select(Customer.id, Customer.organisation).where(
+                        Customer.id.in_([c.customer_id for c in found])
+                    )
+                )
+            ).all()
+        )
         wanted = names.fold(organisation)
         found = [
-            Candidate(c.customer_id, c.display_name, min(100.0, c.score + ORGANISATION_BONUS),
-                      [*c.reasons, "organisation"])
-            if orgs.get(c.customer_id) and names.fold(orgs[c.customer_id]) == wanted else c
+            Candidate(
+                c.customer_id,
+                c.display_name,
+                min(100.0, c.score + ORGANISATION_BONUS),
+                [*c.reasons, "organisation"],
+            )
+            if orgs.get(c.customer_id) and names.fold(orgs[c.customer_id]) == wanted
+            else c
             for c in found
         ]
         found.sort(key=lambda c: (-c.score, c.customer_id))

@@ -57,13 +57,21 @@ async def value_facts(db: AsyncSession, customer_ids: list[int], now: datetime) 
     orders = {row[0]: row[1:] for row in order_rows.all()}
     complaint_rows = await db.execute(
         select(Ticket.customer_id, func.count())
-        .where(and_(Ticket.customer_id.in_(customer_ids), Ticket.category == "complaint",
-                    Ticket.created_at >= year_ago))
+        .where(
+            and_(
+                Ticket.customer_id.in_(customer_ids),
+                Ticket.category == "complaint",
+                Ticket.created_at >= year_ago,
+            )
+        )
         .group_by(Ticket.customer_id)
     )
     complaints = dict(complaint_rows.all())
-    created = dict((await db.execute(select(Customer.id, Customer.created_at)
-                                     .where(Customer.id.in_(customer_ids)))).all())
+    created = dict(
+        (
+            await db.execute(select(Customer.id, Customer.created_at).where(Customer.id.in_(customer_ids)))
+        ).all()
+    )
     facts = {}
     for customer_id, created_at in created.items():
         spend_12, spend_24, count_12, count_24, last = orders.get(customer_id, (0, 0, 0, 0, None))
@@ -95,13 +103,23 @@ async def pyramid(db: AsyncSession, ctx: CustomerContext) -> list[PyramidLevel]:
     """Customers and revenue of the last 12 months per tier, top tier first."""
     year_ago = ctx.clock.now() - timedelta(days=365)
     live = Customer.merged_into_id.is_(None)
-    counts = dict((await db.execute(
-        select(Customer.value_tier, func.count()).where(live).group_by(Customer.value_tier))).all())
-    revenue = dict((await db.execute(
-        select(Customer.value_tier, func.coalesce(func.sum(Order.total_cents), 0))
-        .join(Order, Order.customer_id == Customer.id)
-        .where(live, Order.ordered_at >= year_ago)
-        .group_by(Customer.value_tier))).all())
+    counts = dict(
+        (
+            await db.execute(
+                select(Customer.value_tier, func.count()).where(live).group_by(Customer.value_tier)
+            )
+        ).all()
+    )
+    revenue = dict(
+        (
+            await db.execute(
+                select(Customer.value_tier, func.coalesce(func.sum(Order.total_cents), 0))
+                .join(Order, Order.customer_id == Customer.id)
+                .where(live, Order.ordered_at >= year_ago)
+                .group_by(Customer.value_tier)
+            )
+        ).all()
+    )
     total_customers = sum(counts.values()) or 1
     total_revenue = sum(int(v) for v in revenue.values()) or 1
     tiers = ctx.value_model.tier_names + sorted(set(counts) - set(ctx.value_model.tier_names))

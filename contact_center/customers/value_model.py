@@ -66,8 +66,14 @@ class ValueModel(BaseModel):
         penalty = _share(facts.complaints_12m, self.complaints_12m)
         total_weight = sum(
             c.weight
-            for c in (self.spend_12m, self.spend_24m, self.orders_12m, self.orders_24m,
-                      self.recency_days, self.tenure_days)
+            for c in (
+                self.spend_12m,
+                self.spend_24m,
+                self.orders_12m,
+                self.orders_24m,
+                self.recency_days,
+                self.tenure_days,
+            )
         )
         if total_weight == 0:
             return 0.0

@@ -36,45 +36,103 @@ async def customer_360(
     limits = limits or Limits()
     today = ctx.clock.now().date()
     customer = await get_customer(db, customer_id)
-    conversations = (await db.execute(
-        select(Conversation).where(Conversation.customer_id == customer_id)
-        .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc()).limit(limits.interactions)
-    )).scalars().all()
-    orders = (await db.execute(
-        select(Order).where(Order.customer_id == customer_id).options(selectinload(Order.items))
-        .order_by(Order.ordered_at.desc(), Order.id.desc()).limit(limits.orders)
-    )).scalars().all()
-    tickets = (await db.execute(
-        select(Ticket).where(Ticket.customer_id == customer_id, Ticket.status.in_(OPEN_TICKET_STATES))
-        .order_by(Ticket.created_at.desc()).limit(limits.tickets)
-    )).scalars().all()
-    notes = (await db.execute(
-        select(CustomerNote).where(CustomerNote.customer_id == customer_id)
-        .order_by(CustomerNote.created_at.desc(), CustomerNote.id.desc()).limit(limits.notes)
-    )).scalars().all()
+    conversations = (
+        (
+            await db.execute(
+                select(Conversation)
+                .where(Conversation.customer_id == customer_id)
+                .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
+                .limit(limits.interactions)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    orders = (
+        (
+            await db.execute(
+                select(Order)
+                .where(Order.customer_id == customer_id)
+                .options(selectinload(Order.items))
+                .order_by(Order.ordered_at.desc(), Order.id.desc())
+                .limit(limits.orders)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    tickets = (
+        (
+            await db.execute(
+                select(Ticket)
+                .where(Ticket.customer_id == customer_id, Ticket.status.in_(OPEN_TICKET_STATES))
+                .order_by(Ticket.created_at.desc())
+                .limit(limits.tickets)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    notes = (
+        (
+            await db.execute(
+                select(CustomerNote)
+                .where(CustomerNote.customer_id == customer_id)
+                .order_by(CustomerNote.created_at.desc(), CustomerNote.id.desc())
+                .limit(limits.notes)
+            )
+        )
+        .scalars()
+        .all()
+    )
     duplicates = await possible_duplicates(
-        db, searchable_name(customer), organisation=customer.organisation, limit=limits.duplicates,
+        db,
+        searchable_name(customer),
+        organisation=customer.organisation,
+        limit=limits.duplicates,
         exclude=frozenset({customer_id}),
     )
     return {
         "customer": customer_summary(customer),
         "identities": [
-            {"id": i.id, "kind": i.kind, "value": i.value, "display_value": i.display_value, "verified": i.verified}
+            {
+                "id": i.id,
+                "kind": i.kind,
+                "value": i.value,
+                "display_value": i.display_value,
+                "verified": i.verified,
+            }
             for i in customer.identities
         ],
         "interactions": [
-            {"id": c.id, "channel": c.channel, "status": c.status, "subject": c.subject, "snippet": c.snippet,
-             "started_at": c.started_at.isoformat(), "last_activity_at": c.last_activity_at.isoformat()}
+            {
+                "id": c.id,
+                "channel": c.channel,
+                "status": c.status,
+                "subject": c.subject,
+                "snippet": c.snippet,
+                "started_at": c.started_at.isoformat(),
+                "last_activity_at": c.last_activity_at.isoformat(),
+            }
             for c in conversations
         ],
         "orders": [order_summary(o, today) for o in orders],
         "open_tickets": [
-            {"id": t.id, "reference": f"T-{t.id}", "subject": t.subject, "category": t.category,
-             "status": t.status, "priority": t.priority, "created_at": t.created_at.isoformat()}
+            {
+                "id": t.id,
+                "reference": f"T-{t.id}",
+                "subject": t.subject,
+                "category": t.category,
+                "status": t.status,
+                "priority": t.priority,
+                "created_at": t.created_at.isoformat(),
+            }
             for t in tickets
         ],
-        "notes": [{"id": n.id, "body": n.body, "author_id": n.author_id, "created_at": n.created_at.isoformat()}
-                  for n in notes],
+        "notes": [
+            {"id": n.id, "body": n.body, "author_id": n.author_id, "created_at": n.created_at.isoformat()}
+            for n in notes
+        ],
         "possible_duplicates": [asdict(d) for d in duplicates],
     }
 
@@ -107,10 +165,16 @@ def order_summary(order: Order, today: date) -> dict[str, Any]:
         "currency": order.currency,
         "total": f"{order.total_cents / 100:.2f}",
         "items": [
-            {"id": i.id, "sku": i.sku, "product_name": i.product_name, "quantity": i.quantity,
-             "unit_price": f"{i.unit_price_cents / 100:.2f}", "serial_number": i.serial_number,
-             "warranty_ends_on": i.warranty_ends_on.isoformat() if i.warranty_ends_on else None,
-             "warranty": warranty_status(i.warranty_ends_on, today)}
+            {
+                "id": i.id,
+                "sku": i.sku,
+                "product_name": i.product_name,
+                "quantity": i.quantity,
+                "unit_price": f"{i.unit_price_cents / 100:.2f}",
+                "serial_number": i.serial_number,
+                "warranty_ends_on": i.warranty_ends_on.isoformat() if i.warranty_ends_on else None,
+                "warranty": warranty_status(i.warranty_ends_on, today),
+            }
             for i in order.items
         ],
     }

@@ -33,12 +33,34 @@ class DemoLogin:
 STAFF = [
     ("admin", "Ada Admin", Role.ADMIN, None, ["en"], {}, "administrator"),
     ("sam", "Sam Supervisor", Role.SUPERVISOR, "Front line", ["en", "es"], {}, "supervisor, front line"),
-    ("alice", "Alice Agent", Role.AGENT, "Front line", ["en"], {"billing": 7, "sales": 5}, "agent: billing, sales"),
+    (
+        "alice",
+        "Alice Agent",
+        Role.AGENT,
+        "Front line",
+        ["en"],
+        {"billing": 7, "sales": 5},
+        "agent: billing, sales",
+    ),
     ("bob", "Bob Agent", Role.AGENT, "Front line", ["en"], {"tech_support": 8}, "agent: tech support"),
-    ("carmen", "Carmen Agente", Role.AGENT, "Front line", ["es", "en"], {"billing": 5, "tech_support": 4},
-     "agent: Spanish, billing, tech"),
-    ("dieter", "Dieter Agent", Role.AGENT, "Specialists", ["de", "en"], {"tech_support": 9, "complaints": 8},
-     "agent: German, tech, complaints"),
+    (
+        "carmen",
+        "Carmen Agente",
+        Role.AGENT,
+        "Front line",
+        ["es", "en"],
+        {"billing": 5, "tech_support": 4},
+        "agent: Spanish, billing, tech",
+    ),
+    (
+        "dieter",
+        "Dieter Agent",
+        Role.AGENT,
+        "Specialists",
+        ["de", "en"],
+        {"tech_support": 9, "complaints": 8},
+        "agent: German, tech, complaints",
+    ),
 ]
 QUEUES = [
     ("general", "Everything else", ["voice", "sms", "email", "chat"], {}, None),
@@ -48,33 +70,99 @@ QUEUES = [
     ("complaints", "Complaints, handled by specialists", ["voice", "email", "chat"], {"complaints": 6}, None),
     ("soporte_es", "Spanish-speaking customers", ["voice", "sms", "chat"], {}, "es"),
 ]
-FIRST = ["Olivia", "Liam", "Emma", "Noah", "Ava", "Mateo", "Sofia", "Lukas", "Mia", "Hannah", "Wei", "Priya",
-         "Yusuf", "Chloe", "Jonas", "Lucia", "Ethan", "Amara", "Kenji", "Fatima"]
-LAST = ["Johnson", "Garcia", "Müller", "Nguyen", "Patel", "Smith", "Rossi", "Kowalski", "Okafor", "Tanaka",
-        "Fernández", "Brown", "Schmidt", "Dubois", "Haddad"]
-PRODUCTS = [("ESP-100", "Espresso machine Classic", "249.00", 730), ("GRN-20", "Burr grinder", "129.00", 365),
-            ("KTL-5", "Kettle with temperature control", "79.00", 365), ("FLT-1", "Water filter pack", "19.00", None),
-            ("ESP-900", "Espresso machine Pro", "1299.00", 1095)]
-SNIPPETS = [("voice", "Called about a late delivery"), ("email", "Invoice shows the wrong VAT number"),
-            ("chat", "How do I descale the Pro?"), ("sms", "Thanks, the replacement arrived"),
-            ("email", "Grinder makes a loud noise"), ("chat", "Can I change my delivery address?")]
+FIRST = [
+    "Olivia",
+    "Liam",
+    "Emma",
+    "Noah",
+    "Ava",
+    "Mateo",
+    "Sofia",
+    "Lukas",
+    "Mia",
+    "Hannah",
+    "Wei",
+    "Priya",
+    "Yusuf",
+    "Chloe",
+    "Jonas",
+    "Lucia",
+    "Ethan",
+    "Amara",
+    "Kenji",
+    "Fatima",
+]
+LAST = [
+    "Johnson",
+    "Garcia",
+    "Müller",
+    "Nguyen",
+    "Patel",
+    "Smith",
+    "Rossi",
+    "Kowalski",
+    "Okafor",
+    "Tanaka",
+    "Fernández",
+    "Brown",
+    "Schmidt",
+    "Dubois",
+    "Haddad",
+]
+PRODUCTS = [
+    ("ESP-100", "Espresso machine Classic", "249.00", 730),
+    ("GRN-20", "Burr grinder", "129.00", 365),
+    ("KTL-5", "Kettle with temperature control", "79.00", 365),
+    ("FLT-1", "Water filter pack", "19.00", None),
+    ("ESP-900", "Espresso machine Pro", "1299.00", 1095),
+]
+SNIPPETS = [
+    ("voice", "Called about a late delivery"),
+    ("email", "Invoice shows the wrong VAT number"),
+    ("chat", "How do I descale the Pro?"),
+    ("sms", "Thanks, the replacement arrived"),
+    ("email", "Grinder makes a loud noise"),
+    ("chat", "Can I change my delivery address?"),
+]
 
 
-async def seed_demo(sessions: async_sessionmaker[AsyncSession], ctx: CustomerContext, customers: int = 60) -> bool:
+async def seed_demo(
+    sessions: async_sessionmaker[AsyncSession], ctx: CustomerContext, customers: int = 60
+) -> bool:
     """Fill an empty database with demo data; does nothing (returns False) if users exist already."""
     async with sessions.begin() as db:
         if (await db.execute(select(func.count()).select_from(User))).scalar_one():
             return False
         now = ctx.clock.now()
-        teams = {name: (await users.create_team(db, TeamIn(name=name), now)).id for name in ("Front line",
-                                                                                          "Specialists")}
+        teams = {
+            name: (await users.create_team(db, TeamIn(name=name), now)).id
+            for name in ("Front line", "Specialists")
+        }
         for username, name, role, team, languages, skills, _ in STAFF:
-            await users.create_user(db, UserIn(username=username, display_name=name, password=DEMO_PASSWORD,
-                                               role=role, team_id=teams.get(team or ""), languages=languages,
-                                               skills=skills, email=f"{username}@demo.example"), now)
+            await users.create_user(
+                db,
+                UserIn(
+                    username=username,
+                    display_name=name,
+                    password=DEMO_PASSWORD,
+                    role=role,
+                    team_id=teams.get(team or ""),
+                    languages=languages,
+                    skills=skills,
+                    email=f"{username}@demo.example",
+                ),
+                now,
+            )
         for name, description, channels, skills, language in QUEUES:
-            db.add(Queue(name=name, description=description, channels=channels, required_skills=skills,
-                         language=language))
+            db.add(
+                Queue(
+                    name=name,
+                    description=description,
+                    channels=channels,
+                    required_skills=skills,
+                    language=language,
+                )
+            )
         await _seed_customers(db, ctx, customers)
     return True
 
@@ -89,30 +177,73 @@ async def _seed_customers(db: AsyncSession, ctx: CustomerContext, count: int) ->
     now = ctx.clock.now()
     for n in range(count):
         first, last = FIRST[n % len(FIRST)], LAST[(n * 7) % len(LAST)]
-        language = "es" if last in {"Garcia", "Fernández"} else "de" if last in {"Müller", "Schmidt"} else "en"
-        customer = await records.create_customer(db, ctx, CustomerIn(
-            given_name=first, family_name=last, language=language,
-            organisation="Northwind Cafés" if n % 9 == 0 else None,
-            identities=[IdentityIn(kind="phone", value=f"+1 415 555 {1000 + n:04d}"),
-                        IdentityIn(kind="email", value=f"{first}.{last}{n}@example.com".lower()),
-                        IdentityIn(kind="crm", value=f"CRM-{10000 + n}")]))
+        language = (
+            "es" if last in {"Garcia", "Fernández"} else "de" if last in {"Müller", "Schmidt"} else "en"
+        )
+        customer = await records.create_customer(
+            db,
+            ctx,
+            CustomerIn(
+                given_name=first,
+                family_name=last,
+                language=language,
+                organisation="Northwind Cafés" if n % 9 == 0 else None,
+                identities=[
+                    IdentityIn(kind="phone", value=f"+1 415 555 {1000 + n:04d}"),
+                    IdentityIn(kind="email", value=f"{first}.{last}{n}@example.com".lower()),
+                    IdentityIn(kind="crm", value=f"CRM-{10000 + n}"),
+                ],
+            ),
+        )
         for k in range(rng.choice([0, 1, 1, 2, 3, 6])):
             sku, product, price, warranty_days = rng.choice(PRODUCTS)
             ordered = now - timedelta(days=rng.randint(5, 900))
-            await orders.create_order(db, ctx, customer.id, OrderIn(
-                order_number=f"SO-{n:03d}-{k}", ordered_at=ordered, items=[OrderItemIn(
-                    sku=sku, product_name=product, unit_price=Decimal(price),
-                    serial_number=f"SN{n:03d}{k}{rng.randint(1000, 9999)}" if warranty_days else None,
-                    warranty_ends_on=(ordered + timedelta(days=warranty_days)).date() if warranty_days else None)]),
-                recompute_value=k == 0)
+            await orders.create_order(
+                db,
+                ctx,
+                customer.id,
+                OrderIn(
+                    order_number=f"SO-{n:03d}-{k}",
+                    ordered_at=ordered,
+                    items=[
+                        OrderItemIn(
+                            sku=sku,
+                            product_name=product,
+                            unit_price=Decimal(price),
+                            serial_number=f"SN{n:03d}{k}{rng.randint(1000, 9999)}" if warranty_days else None,
+                            warranty_ends_on=(ordered + timedelta(days=warranty_days)).date()
+                            if warranty_days
+                            else None,
+                        )
+                    ],
+                ),
+                recompute_value=k == 0,
+            )
         for channel, snippet in rng.sample(SNIPPETS, rng.randint(0, 3)):
             started = now - timedelta(days=rng.randint(1, 120), minutes=rng.randint(0, 600))
-            db.add(Conversation(customer_id=customer.id, channel=channel, status="closed", subject=snippet,
-                                snippet=snippet, started_at=started, last_activity_at=started))
+            db.add(
+                Conversation(
+                    customer_id=customer.id,
+                    channel=channel,
+                    status="closed",
+                    subject=snippet,
+                    snippet=snippet,
+                    started_at=started,
+                    last_activity_at=started,
+                )
+            )
         if n % 7 == 0:
-            db.add(Ticket(customer_id=customer.id, subject="Espresso machine leaks water", category="complaint",
-                          status="open", priority="high", created_at=now - timedelta(days=2),
-                          updated_at=now - timedelta(days=1)))
+            db.add(
+                Ticket(
+                    customer_id=customer.id,
+                    subject="Espresso machine leaks water",
+                    category="complaint",
+                    status="open",
+                    priority="high",
+                    created_at=now - timedelta(days=2),
+                    updated_at=now - timedelta(days=1),
+                )
+            )
         if n % 5 == 0:
             await records.add_note(db, ctx, customer.id, "Prefers to be contacted by email in the afternoon.")
     from contact_center.customers import value

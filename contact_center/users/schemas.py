@@ -26,7 +26,9 @@ class UserIn(_Strict):
     email: str | None = Field(default=None, max_length=320)
     team_id: int | None = Field(default=None, ge=1)
     languages: list[str] = Field(default_factory=list, max_length=20)
-    skills: dict[str, int] = Field(default_factory=dict, max_length=50, description="Skill name to level 1-10.")
+    skills: dict[str, int] = Field(
+        default_factory=dict, max_length=50, description="Skill name to level 1-10."
+    )
 
 
 class UserPatch(_Strict):

@@ -23,9 +23,17 @@ async def create_user(db: AsyncSession, data: UserIn, now: datetime, actor_id: i
         raise Conflict(f"username {data.username!r} is taken")
     if data.team_id is not None:
         await get_team(db, data.team_id)
-    user = User(username=data.username, display_name=data.display_name, email=data.email,
-                password_hash=hash_password(data.password), role=data.role.value, team_id=data.team_id,
-                languages=_languages(data.languages), is_active=True, created_at=now)
+    user = User(
+        username=data.username,
+        display_name=data.display_name,
+        email=data.email,
+        password_hash=hash_password(data.password),
+        role=data.role.value,
+        team_id=data.team_id,
+        languages=_languages(data.languages),
+        is_active=True,
+        created_at=now,
+    )
     db.add(user)
     try:
         await db.flush()
@@ -38,8 +46,9 @@ async def create_user(db: AsyncSession, data: UserIn, now: datetime, actor_id: i
 
 async def get_user(db: AsyncSession, user_id: int) -> User:
     """A user with skills loaded."""
-    user = (await db.execute(select(User).where(User.id == user_id)
-                             .options(selectinload(User.skills)))).scalar_one_or_none()
+    user = (
+        await db.execute(select(User).where(User.id == user_id).options(selectinload(User.skills)))
+    ).scalar_one_or_none()
     if user is None:
         raise NotFound(f"user {user_id} does not exist")
     return user
@@ -47,7 +56,9 @@ async def get_user(db: AsyncSession, user_id: int) -> User:
 
 async def user_by_username(db: AsyncSession, username: str) -> User | None:
     """The user with this username (case-insensitive), or None."""
-    return (await db.execute(select(User).where(User.username == username.strip().lower()))).scalar_one_or_none()
+    return (
+        await db.execute(select(User).where(User.username == username.strip().lower()))
+    ).scalar_one_or_none()
 
 
 async def list_users(db: AsyncSession, team_id: int | None = None) -> list[User]:
@@ -58,8 +69,9 @@ async def list_users(db: AsyncSession, team_id: int | None = None) -> list[User]
     return list((await db.execute(query)).scalars())
 
 
-async def update_user(db: AsyncSession, user_id: int, patch: UserPatch, now: datetime,
-                      actor_id: int | None = None) -> User:
+async def update_user(
+    db: AsyncSession, user_id: int, patch: UserPatch, now: datetime, actor_id: int | None = None
+) -> User:
     """Apply the given changes; the password is never written to the audit."""
     user = await get_user(db, user_id)
     changed: dict[str, Any] = {}
@@ -78,7 +90,7 @@ async def update_user(db: AsyncSession, user_id: int, patch: UserPatch, now: dat
             setattr(user, field, new)
     if patch.password is not None:
         user.password_hash = hash_password(patch.password)
-        changed["password"] = "changed"
+        changed["password"] = "changed"  # noqa: S105 (records that it changed, never the value)
     if patch.skills is not None:
         await _set_skills(db, user, patch.skills)
         changed["skills"] = patch.skills
@@ -99,8 +111,9 @@ async def create_team(db: AsyncSession, data: TeamIn, now: datetime, actor_id: i
     return team
 
 
-async def update_team(db: AsyncSession, team_id: int, patch: TeamPatch, now: datetime,
-                      actor_id: int | None = None) -> Team:
+async def update_team(
+    db: AsyncSession, team_id: int, patch: TeamPatch, now: datetime, actor_id: int | None = None
+) -> Team:
     """Rename or describe a team."""
     team = await get_team(db, team_id)
     if patch.name and patch.name != team.name:
@@ -132,11 +145,26 @@ async def list_skills(db: AsyncSession) -> list[Skill]:
     return list((await db.execute(select(Skill).order_by(Skill.name))).scalars())
 
 
-def audit(db: AsyncSession, actor_id: int | None, action: str, target_type: str, target_id: object,
-          details: dict[str, Any], now: datetime) -> None:
+def audit(
+    db: AsyncSession,
+    actor_id: int | None,
+    action: str,
+    target_type: str,
+    target_id: object,
+    details: dict[str, Any],
+    now: datetime,
+) -> None:
     """Record an administrative action."""
-    db.add(AuditEntry(actor_id=actor_id, action=action, target_type=target_type, target_id=str(target_id),
-                      details=details, created_at=now))
+    db.add(
+        AuditEntry(
+            actor_id=actor_id,
+            action=action,
+            target_type=target_type,
+            target_id=str(target_id),
+            details=details,
+            created_at=now,
+        )
+    )
 
 
 async def audit_log(db: AsyncSession, limit: int = 200) -> list[AuditEntry]:
@@ -154,7 +182,9 @@ async def _set_skills(db: AsyncSession, user: User, skills: dict[str, int]) -> N
             raise InvalidInput(f"skill name {name!r} may hold only lower-case letters, digits, _ and -")
         if not isinstance(level, int) or not 1 <= level <= 10:
             raise InvalidInput(f"skill {name!r}: level must be a whole number from 1 to 10")
-    existing = {s.name: s for s in (await db.execute(select(Skill).where(Skill.name.in_(list(skills))))).scalars()}
+    existing = {
+        s.name: s for s in (await db.execute(select(Skill).where(Skill.name.in_(list(skills))))).scalars()
+    }
     for name in skills.keys() - existing.keys():
         skill = Skill(name=name)
         db.add(skill)

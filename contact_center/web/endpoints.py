@@ -58,14 +58,26 @@ class EndpointTable:
         self.tag = tag
         self.endpoints: list[Endpoint] = []
 
-    def route(self, method: str, path: str, *, access: Access, summary: str, body: type[BaseModel] | None = None,
-              query: type[BaseModel] | None = None, status: int = 200,
-              responses: dict[int, str] | None = None) -> Callable[[Handler], Handler]:
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        access: Access,
+        summary: str,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        status: int = 200,
+        responses: dict[int, str] | None = None,
+    ) -> Callable[[Handler], Handler]:
         """Declare an endpoint; the handler receives the request and, when declared, `body` and `query`."""
 
         def decorate(handler: Handler) -> Handler:
-            self.endpoints.append(Endpoint(method, path, handler, access, summary, self.tag, body, query, status,
-                                           responses or {}))
+            self.endpoints.append(
+                Endpoint(
+                    method, path, handler, access, summary, self.tag, body, query, status, responses or {}
+                )
+            )
             return handler
 
         return decorate

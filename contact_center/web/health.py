@@ -36,8 +36,9 @@ async def healthz(request: web.Request) -> web.Response:
         except Exception as exc:
             checks["redis"] = f"failed: {type(exc).__name__}"
     healthy = all(v == "ok" for v in checks.values())
-    return web.json_response({"status": "ok" if healthy else "unhealthy", "checks": checks},
-                             status=200 if healthy else 503)
+    return web.json_response(
+        {"status": "ok" if healthy else "unhealthy", "checks": checks}, status=200 if healthy else 503
+    )
 
 
 @routes.get("/metrics")

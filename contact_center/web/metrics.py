@@ -10,8 +10,13 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("cc_http_requests", "HTTP requests handled", ["method", "route", "status"],
-                                registry=self.registry)
-        self.latency = Histogram("cc_http_request_duration_seconds", "Time to answer an HTTP request",
-                                 ["route"], registry=self.registry,
-                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+        self.requests = Counter(
+            "cc_http_requests", "HTTP requests handled", ["method", "route", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "cc_http_request_duration_seconds",
+            "Time to answer an HTTP request",
+            ["route"],
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )

@@ -39,7 +39,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        reason = {413: f"request body larger than {request.app[SETTINGS].max_body_bytes} bytes"}.get(exc.status, exc.reason)
+        reason = {413: f"request body larger than {request.app[SETTINGS].max_body_bytes} bytes"}.get(
+            exc.status, exc.reason
+        )
         response = error_body(exc.status, exc.reason.lower().replace(" ", "_"), reason)
         if exc.status == 405 and "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
@@ -116,5 +118,6 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault(
         "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; base-uri 'self'",
+        "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; "
+        "base-uri 'self'",
     )

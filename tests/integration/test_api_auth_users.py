@@ -29,10 +29,13 @@ async def test_cookie_writes_need_the_csrf_header(client, staff):
     _, body = await login(client, "agent", staff["agent"]["password"])
     refused = await client.post("/api/customers", json={"display_name": "No CSRF"})
     assert refused.status == 403 and (await refused.json())["error"]["code"] == "csrf"
-    wrong = await client.post("/api/customers", json={"display_name": "Wrong"}, headers={"X-CSRF-Token": "nope"})
+    wrong = await client.post(
+        "/api/customers", json={"display_name": "Wrong"}, headers={"X-CSRF-Token": "nope"}
+    )
     assert wrong.status == 403
-    accepted = await client.post("/api/customers", json={"display_name": "With CSRF"},
-                                 headers={"X-CSRF-Token": body["csrf_token"]})
+    accepted = await client.post(
+        "/api/customers", json={"display_name": "With CSRF"}, headers={"X-CSRF-Token": body["csrf_token"]}
+    )
     assert accepted.status == 201
     assert (await client.get("/api/auth/me")).status == 200
 
@@ -62,7 +65,9 @@ async def test_api_token_lifecycle(client, staff):
 
 async def test_deactivated_user_loses_access(client, staff):
     admin = bearer(staff["admin"]["token"])
-    patched = await client.patch(f"/api/users/{staff['agent']['id']}", json={"is_active": False}, headers=admin)
+    patched = await client.patch(
+        f"/api/users/{staff['agent']['id']}", json={"is_active": False}, headers=admin
+    )
     assert patched.status == 200
     assert (await client.get("/api/auth/me", headers=bearer(staff["agent"]["token"]))).status == 401
     response, _ = await login(client, "agent", staff["agent"]["password"])
@@ -71,20 +76,41 @@ async def test_deactivated_user_loses_access(client, staff):
 
 async def test_admin_creates_users_with_skills_and_it_is_audited(client, staff):
     admin = bearer(staff["admin"]["token"])
-    response = await client.post("/api/users", headers=admin, json={
-        "username": "dana", "display_name": "Dana", "password": "long-enough-pw", "role": "agent",
-        "languages": ["EN", "es"], "skills": {"billing": 7, "tech_support": 3}})
+    response = await client.post(
+        "/api/users",
+        headers=admin,
+        json={
+            "username": "dana",
+            "display_name": "Dana",
+            "password": "long-enough-pw",
+            "role": "agent",
+            "languages": ["EN", "es"],
+            "skills": {"billing": 7, "tech_support": 3},
+        },
+    )
     assert response.status == 201
     dana = await response.json()
     assert dana["skills"] == {"billing": 7, "tech_support": 3} and dana["languages"] == ["en", "es"]
-    again = await client.post("/api/users", headers=admin, json={
-        "username": "dana", "display_name": "Dana 2", "password": "long-enough-pw"})
+    again = await client.post(
+        "/api/users",
+        headers=admin,
+        json={"username": "dana", "display_name": "Dana 2", "password": "long-enough-pw"},
+    )
     assert again.status == 409
-    bad_level = await client.post("/api/users", headers=admin, json={
-        "username": "erin", "display_name": "Erin", "password": "long-enough-pw", "skills": {"billing": 11}})
+    bad_level = await client.post(
+        "/api/users",
+        headers=admin,
+        json={
+            "username": "erin",
+            "display_name": "Erin",
+            "password": "long-enough-pw",
+            "skills": {"billing": 11},
+        },
+    )
     assert bad_level.status == 422
-    short = await client.post("/api/users", headers=admin, json={
-        "username": "fred", "display_name": "Fred", "password": "short"})
+    short = await client.post(
+        "/api/users", headers=admin, json={"username": "fred", "display_name": "Fred", "password": "short"}
+    )
     assert short.status == 422
     audit = await (await client.get("/api/audit", headers=admin)).json()
     assert audit[0]["action"] == "user.created" and audit[0]["actor_id"] == staff["admin"]["id"]
@@ -113,12 +139,18 @@ async def test_openapi_document_is_valid_and_matches_the_routes(client):
     document = await (await client.get("/api/openapi.json")).json()
     validate(document)
     documented = {(method.upper(), path) for path, ops in document["paths"].items() for method in ops}
-    served = {(r.method, r.resource.canonical) for r in client.server.app.router.routes()
-              if r.resource.canonical.startswith("/api/") and r.method != "HEAD"
-              and r.resource.canonical != "/api/openapi.json"}
+    served = {
+        (r.method, r.resource.canonical)
+        for r in client.server.app.router.routes()
+        if r.resource.canonical.startswith("/api/")
+        and r.method != "HEAD"
+        and r.resource.canonical != "/api/openapi.json"
+    }
     assert documented == served
     create = document["paths"]["/api/customers"]["post"]
-    assert create["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/CustomerIn"}
+    assert create["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/CustomerIn"
+    }
     assert create["x-access"] == "agent" and "409" in create["responses"]
 
 

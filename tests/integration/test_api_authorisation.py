@@ -77,8 +77,9 @@ def expected_status_class(route: str, who: str) -> str:
 
 @pytest.mark.parametrize("who", CALLERS)
 async def test_each_caller_gets_the_expected_status_on_every_route(client, staff, who):
-    customer = await client.post("/api/customers", json={"display_name": "Zed Zulu"},
-                                 headers=bearer(staff["admin"]["token"]))
+    customer = await client.post(
+        "/api/customers", json={"display_name": "Zed Zulu"}, headers=bearer(staff["admin"]["token"])
+    )
     customer_id = (await customer.json())["id"]
     ids = {"id": str(customer_id), "identity_id": "1"}
     for route in sorted(EXPECTED):

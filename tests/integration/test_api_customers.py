@@ -18,9 +18,18 @@ async def count(sessions, model):
 
 
 async def test_create_then_find_by_phone_email_and_misspelt_name(client, agent):
-    created = await client.post("/api/customers", headers=agent, json={
-        "given_name": "Alice", "family_name": "Smith",
-        "identities": [{"kind": "phone", "value": "+1 (415) 555-0100"}, {"kind": "email", "value": "Alice@Example.COM"}]})
+    created = await client.post(
+        "/api/customers",
+        headers=agent,
+        json={
+            "given_name": "Alice",
+            "family_name": "Smith",
+            "identities": [
+                {"kind": "phone", "value": "+1 (415) 555-0100"},
+                {"kind": "email", "value": "Alice@Example.COM"},
+            ],
+        },
+    )
     assert created.status == 201
     alice = await created.json()
     assert alice["display_name"] == "Alice Smith"
@@ -32,21 +41,53 @@ async def test_create_then_find_by_phone_email_and_misspelt_name(client, agent):
 
 
 async def test_screen_pop_resolve_merge_and_undo_over_http(client, staff, agent):
-    a = await (await client.post("/api/customers", headers=agent, json={
-        "display_name": "Bob Stone", "identities": [{"kind": "phone", "value": "4155550111"}]})).json()
-    b = await (await client.post("/api/customers", headers=agent, json={
-        "display_name": "Bob Stoner", "identities": [{"kind": "email", "value": "bob@example.com"}]})).json()
-    order = await client.post(f"/api/customers/{b['id']}/orders", headers=agent, json={
-        "order_number": "SO-1", "ordered_at": "2025-12-01T10:00:00Z",
-        "items": [{"sku": "K1", "product_name": "Kettle", "unit_price": "79.00", "warranty_ends_on": "2027-12-01"}]})
+    a = await (
+        await client.post(
+            "/api/customers",
+            headers=agent,
+            json={"display_name": "Bob Stone", "identities": [{"kind": "phone", "value": "4155550111"}]},
+        )
+    ).json()
+    b = await (
+        await client.post(
+            "/api/customers",
+            headers=agent,
+            json={
+                "display_name": "Bob Stoner",
+                "identities": [{"kind": "email", "value": "bob@example.com"}],
+            },
+        )
+    ).json()
+    order = await client.post(
+        f"/api/customers/{b['id']}/orders",
+        headers=agent,
+        json={
+            "order_number": "SO-1",
+            "ordered_at": "2025-12-01T10:00:00Z",
+            "items": [
+                {
+                    "sku": "K1",
+                    "product_name": "Kettle",
+                    "unit_price": "79.00",
+                    "warranty_ends_on": "2027-12-01",
+                }
+            ],
+        },
+    )
     assert order.status == 201 and (await order.json())["total"] == "79.00"
     pop = await (await client.get(f"/api/customers/{a['id']}/360", headers=agent)).json()
     assert pop["possible_duplicates"][0]["customer_id"] == b["id"]
-    resolved = await (await client.post("/api/customers/resolve", headers=agent, json={
-        "identities": [{"kind": "phone", "value": "tel:+14155550111"}]})).json()
+    resolved = await (
+        await client.post(
+            "/api/customers/resolve",
+            headers=agent,
+            json={"identities": [{"kind": "phone", "value": "tel:+14155550111"}]},
+        )
+    ).json()
     assert resolved["customer"]["id"] == a["id"]
-    merged = await client.post("/api/customers/merge", headers=agent,
-                               json={"survivor_id": a["id"], "merged_id": b["id"]})
+    merged = await client.post(
+        "/api/customers/merge", headers=agent, json={"survivor_id": a["id"], "merged_id": b["id"]}
+    )
     assert merged.status == 201
     merge_id = (await merged.json())["id"]
     assert (await client.get(f"/api/customers/{b['id']}", headers=agent)).status == 404
@@ -58,8 +99,9 @@ async def test_screen_pop_resolve_merge_and_undo_over_http(client, staff, agent)
 
 
 async def test_malformed_json_is_400(client, agent, sessions):
-    response = await client.post("/api/customers", headers={**agent, "Content-Type": "application/json"},
-                                 data=b'{"display_name": ')
+    response = await client.post(
+        "/api/customers", headers={**agent, "Content-Type": "application/json"}, data=b'{"display_name": '
+    )
     assert response.status == 400
     assert "malformed JSON" in (await response.json())["error"]["message"]
     assert await count(sessions, Customer) == 0
@@ -86,8 +128,17 @@ async def test_oversized_body_is_413(client, agent, sessions, settings):
     assert await count(sessions, Customer) == 0
 
 
-@pytest.mark.parametrize("path", ["/api/customers/999", "/api/customers/abc", "/api/customers/999/360",
-                                  "/api/orders/5", "/api/customers/-1", "/api/users/99999999999999999999"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/customers/999",
+        "/api/customers/abc",
+        "/api/customers/999/360",
+        "/api/orders/5",
+        "/api/customers/-1",
+        "/api/users/99999999999999999999",
+    ],
+)
 async def test_unknown_ids_are_404(client, staff, path):
     response = await client.get(path, headers=bearer(staff["admin"]["token"]))
     assert response.status == 404
@@ -95,11 +146,22 @@ async def test_unknown_ids_are_404(client, staff, path):
 
 
 async def test_duplicate_identity_is_409_and_nothing_partial_is_written(client, agent, sessions):
-    await client.post("/api/customers", headers=agent, json={
-        "display_name": "First", "identities": [{"kind": "phone", "value": "4155550100"}]})
-    response = await client.post("/api/customers", headers=agent, json={
-        "display_name": "Second", "identities": [{"kind": "email", "value": "second@example.com"},
-                                                 {"kind": "phone", "value": "+1 415 555 0100"}]})
+    await client.post(
+        "/api/customers",
+        headers=agent,
+        json={"display_name": "First", "identities": [{"kind": "phone", "value": "4155550100"}]},
+    )
+    response = await client.post(
+        "/api/customers",
+        headers=agent,
+        json={
+            "display_name": "Second",
+            "identities": [
+                {"kind": "email", "value": "second@example.com"},
+                {"kind": "phone", "value": "+1 415 555 0100"},
+            ],
+        },
+    )
     assert response.status == 409
     assert "already belongs to customer" in (await response.json())["error"]["message"]
     assert await count(sessions, Customer) == 1
@@ -107,8 +169,11 @@ async def test_duplicate_identity_is_409_and_nothing_partial_is_written(client, 
 
 
 async def test_invalid_identity_is_422_with_reason(client, agent, sessions):
-    response = await client.post("/api/customers", headers=agent, json={
-        "display_name": "X", "identities": [{"kind": "phone", "value": "call me maybe"}]})
+    response = await client.post(
+        "/api/customers",
+        headers=agent,
+        json={"display_name": "X", "identities": [{"kind": "phone", "value": "call me maybe"}]},
+    )
     assert response.status == 422
     assert "phone" in (await response.json())["error"]["message"]
     assert await count(sessions, Customer) == 0
@@ -123,8 +188,11 @@ async def test_duplicate_order_number_is_409(client, agent):
 
 async def test_order_without_time_zone_is_422(client, agent):
     c = await (await client.post("/api/customers", headers=agent, json={"display_name": "O"})).json()
-    response = await client.post(f"/api/customers/{c['id']}/orders", headers=agent,
-                                 json={"order_number": "X-2", "ordered_at": "2026-01-01T00:00:00"})
+    response = await client.post(
+        f"/api/customers/{c['id']}/orders",
+        headers=agent,
+        json={"order_number": "X-2", "ordered_at": "2026-01-01T00:00:00"},
+    )
     assert response.status == 422
 
 
@@ -139,8 +207,11 @@ async def test_listing_pages_with_after_id(client, agent):
     for n in range(5):
         await client.post("/api/customers", headers=agent, json={"display_name": f"Person {n}"})
     first = await (await client.get("/api/customers", params={"limit": "3"}, headers=agent)).json()
-    second = await (await client.get("/api/customers", params={"limit": "3", "after_id": first["next_after_id"]},
-                                     headers=agent)).json()
+    second = await (
+        await client.get(
+            "/api/customers", params={"limit": "3", "after_id": first["next_after_id"]}, headers=agent
+        )
+    ).json()
     assert len(first["items"]) == 3 and len(second["items"]) == 2
     assert second["next_after_id"] is None
 

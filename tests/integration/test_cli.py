@@ -57,8 +57,22 @@ def test_migrate_then_add_and_list_users(sqlite_env, monkeypatch):
     assert first.exit_code == 0 and "Migrated from an empty database" in first.output
     assert "Already at the newest revision" in runner.invoke(main, ["migrate"]).output
     monkeypatch.setenv("CC_NEW_USER_PASSWORD", "a-long-password")
-    added = runner.invoke(main, ["user", "add", "Maria", "--role", "supervisor", "--team", "Night",
-                                 "--skill", "billing:7", "--language", "es"])
+    added = runner.invoke(
+        main,
+        [
+            "user",
+            "add",
+            "Maria",
+            "--role",
+            "supervisor",
+            "--team",
+            "Night",
+            "--skill",
+            "billing:7",
+            "--language",
+            "es",
+        ],
+    )
     assert added.exit_code == 0, added.output
     assert "Created supervisor maria" in added.output
     bad = runner.invoke(main, ["user", "add", "x", "--skill", "billing"])
@@ -102,25 +116,33 @@ def free_port() -> int:
 def test_demo_starts_on_embedded_defaults_and_its_logins_work(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CC_", "TWILIO_"))}
-    process = subprocess.Popen([sys.executable, "-m", "contact_center", "demo", "--port", str(port),
-                                "--customers", "15"], cwd=tmp_path, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "contact_center", "demo", "--port", str(port), "--customers", "15"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:  # noqa: S310
+                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
                     assert response.status == 200
                     break
             except OSError:
                 assert process.poll() is None, process.stdout.read()
                 assert time.monotonic() < deadline, "demo did not start within 60 s"
                 time.sleep(0.3)
-        request = urllib.request.Request(f"{base}/api/auth/login", method="POST",
-                                         data=b'{"username": "alice", "password": "demo-password"}',
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+        request = urllib.request.Request(
+            f"{base}/api/auth/login",
+            method="POST",
+            data=b'{"username": "alice", "password": "demo-password"}',
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
             assert response.status == 200
     finally:
         process.terminate()

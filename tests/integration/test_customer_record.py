@@ -8,7 +8,9 @@ from contact_center.errors import Conflict, NotFound
 
 
 def person(name: str, *identities: tuple[str, str], **fields) -> CustomerIn:
-    return CustomerIn(display_name=name, identities=[IdentityIn(kind=k, value=v) for k, v in identities], **fields)
+    return CustomerIn(
+        display_name=name, identities=[IdentityIn(kind=k, value=v) for k, v in identities], **fields
+    )
 
 
 async def test_phone_written_three_ways_finds_the_same_customer(sessions, ctx):
@@ -53,14 +55,28 @@ async def test_adding_the_same_identity_twice_changes_nothing(sessions, ctx):
 
 
 async def test_misspelt_name_returns_the_right_person_among_top_candidates(sessions, ctx):
-    people = ["Katherine Johnson", "Catherine Jones", "John Smith", "Jon Smyth", "Maria Garcia", "Mario Gracia",
-              "Alexander Hamilton", "Alexandra Hamlin", "Wei Zhang", "Priya Patel"]
+    people = [
+        "Katherine Johnson",
+        "Catherine Jones",
+        "John Smith",
+        "Jon Smyth",
+        "Maria Garcia",
+        "Mario Gracia",
+        "Alexander Hamilton",
+        "Alexandra Hamlin",
+        "Wei Zhang",
+        "Priya Patel",
+    ]
     async with sessions.begin() as db:
         ids = {name: (await records.create_customer(db, ctx, person(name))).id for name in people}
     async with sessions() as db:
-        for typo, meant in [("Katherine Jonson", "Katherine Johnson"), ("Jhon Smith", "John Smith"),
-                            ("Maria Garcai", "Maria Garcia"), ("Alexnader Hamilton", "Alexander Hamilton"),
-                            ("Priya Patell", "Priya Patel")]:
+        for typo, meant in [
+            ("Katherine Jonson", "Katherine Johnson"),
+            ("Jhon Smith", "John Smith"),
+            ("Maria Garcai", "Maria Garcia"),
+            ("Alexnader Hamilton", "Alexander Hamilton"),
+            ("Priya Patell", "Priya Patel"),
+        ]:
             result = await resolve.resolve(db, ctx, [], name=typo)
             assert result.customer is None
             top = [c.customer_id for c in result.candidates]
@@ -72,11 +88,18 @@ async def test_resolution_prefers_exact_identity_and_never_merges_on_conflict(se
         alice = await records.create_customer(db, ctx, person("Alice Smith", ("phone", "4155550100")))
         other = await records.create_customer(db, ctx, person("Alice Smyth", ("email", "alice@example.com")))
     async with sessions() as db:
-        exact = await resolve.resolve(db, ctx, [IdentityIn(kind="phone", value="+1 415 555 0100")],
-                                      name="Someone Else")
+        exact = await resolve.resolve(
+            db, ctx, [IdentityIn(kind="phone", value="+1 415 555 0100")], name="Someone Else"
+        )
         assert exact.customer is not None and exact.customer.id == alice.id
-        clash = await resolve.resolve(db, ctx, [IdentityIn(kind="phone", value="4155550100"),
-                                                IdentityIn(kind="email", value="ALICE@example.com")])
+        clash = await resolve.resolve(
+            db,
+            ctx,
+            [
+                IdentityIn(kind="phone", value="4155550100"),
+                IdentityIn(kind="email", value="ALICE@example.com"),
+            ],
+        )
     assert clash.conflict and clash.customer is None
     assert {c.customer_id for c in clash.candidates} == {alice.id, other.id}
 
@@ -92,7 +115,9 @@ async def test_updates_are_audited_with_old_and_new_values(sessions, ctx, clock)
         bob = await records.create_customer(db, ctx, person("Bob", language="en"))
     clock.advance(minutes=5)
     async with sessions.begin() as db:
-        await records.update_customer(db, ctx, bob.id, CustomerPatch(language="de", organisation="ACME"), actor_id=None)
+        await records.update_customer(
+            db, ctx, bob.id, CustomerPatch(language="de", organisation="ACME"), actor_id=None
+        )
     async with sessions() as db:
         events = await records.history(db, bob.id)
     assert [e.action for e in events] == ["updated", "created"]

@@ -65,7 +65,11 @@ async def test_redis_bus_reaches_subscribers_in_another_process():
         sent = await first.publish("contact.received", {"customer_id": 7})
         event = await asyncio.wait_for(received.get(), timeout=5)
         assert (event.id, event.topic, event.payload, event.origin) == (
-            sent.id, "contact.received", {"customer_id": 7}, sent.origin)
+            sent.id,
+            "contact.received",
+            {"customer_id": 7},
+            sent.origin,
+        )
         assert received.empty()
     finally:
         await first.close()

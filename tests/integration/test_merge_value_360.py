@@ -14,13 +14,25 @@ from contact_center.errors import Conflict, NotFound
 
 
 def person(name, *identities, **fields):
-    return CustomerIn(display_name=name, identities=[IdentityIn(kind=k, value=v) for k, v in identities], **fields)
+    return CustomerIn(
+        display_name=name, identities=[IdentityIn(kind=k, value=v) for k, v in identities], **fields
+    )
 
 
 def an_order(number, when, amount, *, serial=None, warranty=None):
-    return OrderIn(order_number=number, ordered_at=when, items=[
-        OrderItemIn(sku="SKU-1", product_name="Espresso machine", unit_price=Decimal(amount),
-                    serial_number=serial, warranty_ends_on=warranty)])
+    return OrderIn(
+        order_number=number,
+        ordered_at=when,
+        items=[
+            OrderItemIn(
+                sku="SKU-1",
+                product_name="Espresso machine",
+                unit_price=Decimal(amount),
+                serial_number=serial,
+                warranty_ends_on=warranty,
+            )
+        ],
+    )
 
 
 async def snapshot(db, customer_id):
@@ -29,22 +41,38 @@ async def snapshot(db, customer_id):
     owned = {}
     for model in (Conversation, Ticket, Order, CustomerNote):
         owned[model.__tablename__] = sorted(
-            (await db.execute(select(model.id).where(model.customer_id == customer_id))).scalars())
+            (await db.execute(select(model.id).where(model.customer_id == customer_id))).scalars()
+        )
     identities = sorted((i.kind, i.value) for i in (await records.get_customer(db, customer_id)).identities)
     return fields, owned, identities
 
 
 async def seed_pair(sessions, ctx, clock):
     async with sessions.begin() as db:
-        a = await records.create_customer(db, ctx, person("Alice Smith", ("phone", "4155550100"), language="en"))
-        b = await records.create_customer(db, ctx, person("Alice Smyth", ("email", "alice@example.com"),
-                                                          organisation="ACME", attributes={"city": "Paris"}))
+        a = await records.create_customer(
+            db, ctx, person("Alice Smith", ("phone", "4155550100"), language="en")
+        )
+        b = await records.create_customer(
+            db,
+            ctx,
+            person(
+                "Alice Smyth",
+                ("email", "alice@example.com"),
+                organisation="ACME",
+                attributes={"city": "Paris"},
+            ),
+        )
         await orders.create_order(db, ctx, b.id, an_order("A-1", clock.now() - timedelta(days=10), "120.00"))
         await records.add_note(db, ctx, b.id, "Prefers email")
         now = clock.now()
-        db.add(Conversation(customer_id=b.id, channel="email", subject="Hello", started_at=now,
-                            last_activity_at=now))
-        db.add(Ticket(customer_id=b.id, subject="Broken", category="complaint", created_at=now, updated_at=now))
+        db.add(
+            Conversation(
+                customer_id=b.id, channel="email", subject="Hello", started_at=now, last_activity_at=now
+            )
+        )
+        db.add(
+            Ticket(customer_id=b.id, subject="Broken", category="complaint", created_at=now, updated_at=now)
+        )
     return a.id, b.id
 
 
@@ -103,9 +131,12 @@ async def test_value_tier_rises_with_orders_and_pyramid_sums_revenue(sessions, c
     clock.advance(days=800)
     async with sessions.begin() as db:
         for n in range(10):
-            await orders.create_order(db, ctx, big.id, an_order(f"B-{n}", clock.now() - timedelta(days=n * 30),
-                                                                "400.00"))
-        await orders.create_order(db, ctx, small.id, an_order("S-1", clock.now() - timedelta(days=600), "20.00"))
+            await orders.create_order(
+                db, ctx, big.id, an_order(f"B-{n}", clock.now() - timedelta(days=n * 30), "400.00")
+            )
+        await orders.create_order(
+            db, ctx, small.id, an_order("S-1", clock.now() - timedelta(days=600), "20.00")
+        )
     async with sessions() as db:
         big_row = await records.get_customer(db, big.id)
         small_row = await records.get_customer(db, small.id)
@@ -120,10 +151,18 @@ async def test_customer_360_shows_warranty_status(sessions, ctx, clock):
     today = clock.now().date()
     async with sessions.begin() as db:
         c = await records.create_customer(db, ctx, person("Wendy Warranty", ("phone", "4155550199")))
-        await orders.create_order(db, ctx, c.id, an_order("W-1", clock.now(), "99.00", serial="SN1",
-                                                          warranty=today + timedelta(days=200)))
-        await orders.create_order(db, ctx, c.id, an_order("W-2", clock.now() - timedelta(days=900), "10.00",
-                                                          warranty=date(2020, 1, 1)))
+        await orders.create_order(
+            db,
+            ctx,
+            c.id,
+            an_order("W-1", clock.now(), "99.00", serial="SN1", warranty=today + timedelta(days=200)),
+        )
+        await orders.create_order(
+            db,
+            ctx,
+            c.id,
+            an_order("W-2", clock.now() - timedelta(days=900), "10.00", warranty=date(2020, 1, 1)),
+        )
     async with sessions() as db:
         view = await customer_360(db, ctx, c.id)
     statuses = {o["order_number"]: o["items"][0]["warranty"] for o in view["orders"]}

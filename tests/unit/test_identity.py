@@ -22,10 +22,19 @@ def test_email_is_case_folded_and_unwrapped():
     assert normalise("email", "mailto:BOB@example.org").value == "bob@example.org"
 
 
-@pytest.mark.parametrize(("kind", "raw"), [
-    ("phone", "not a number"), ("phone", "12"), ("email", "alice@"), ("email", "a b@example.com"),
-    ("fax", "123"), ("chat", "bad id with spaces"), ("crm", ""), ("email", "x" * 400 + "@example.com"),
-])
+@pytest.mark.parametrize(
+    ("kind", "raw"),
+    [
+        ("phone", "not a number"),
+        ("phone", "12"),
+        ("email", "alice@"),
+        ("email", "a b@example.com"),
+        ("fax", "123"),
+        ("chat", "bad id with spaces"),
+        ("crm", ""),
+        ("email", "x" * 400 + "@example.com"),
+    ],
+)
 def test_malformed_identities_are_refused_with_a_reason(kind, raw):
     with pytest.raises(InvalidInput) as caught:
         normalise(kind, raw)

@@ -24,14 +24,17 @@ def test_environment_and_dotenv_are_read(monkeypatch, tmp_path):
     assert settings.redis_url == "redis://127.0.0.1:6379/0"
 
 
-@pytest.mark.parametrize(("variable", "value"), [
-    ("CC_DATABASE_URL", "mysql://root@localhost/cc"),
-    ("CC_REDIS_URL", "http://localhost:6379"),
-    ("CC_PUBLIC_URL", "not a url"),
-    ("CC_DEFAULT_REGION", "XX"),
-    ("CC_SESSION_TTL_HOURS", "soon"),
-    ("CC_VALUE_MODEL", '{"tiers": [{"name": "gold", "min_score": 50}]}'),
-])
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("CC_DATABASE_URL", "mysql://root@localhost/cc"),
+        ("CC_REDIS_URL", "http://localhost:6379"),
+        ("CC_PUBLIC_URL", "not a url"),
+        ("CC_DEFAULT_REGION", "XX"),
+        ("CC_SESSION_TTL_HOURS", "soon"),
+        ("CC_VALUE_MODEL", '{"tiers": [{"name": "gold", "min_score": 50}]}'),
+    ],
+)
 def test_malformed_value_names_the_variable(monkeypatch, tmp_path, variable, value):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv(variable, value)
@@ -49,10 +52,24 @@ def test_secret_key_is_generated_once_and_kept(tmp_path):
 
 def test_value_model_scores_and_tiers():
     model = ValueModel()
-    loyal = ValueFacts(spend_12m=2500, spend_24m=5000, orders_12m=12, orders_24m=24, days_since_last_order=3,
-                       tenure_days=2000, complaints_12m=0)
-    lapsed = ValueFacts(spend_12m=0, spend_24m=30, orders_12m=0, orders_24m=1, days_since_last_order=500,
-                        tenure_days=600, complaints_12m=3)
+    loyal = ValueFacts(
+        spend_12m=2500,
+        spend_24m=5000,
+        orders_12m=12,
+        orders_24m=24,
+        days_since_last_order=3,
+        tenure_days=2000,
+        complaints_12m=0,
+    )
+    lapsed = ValueFacts(
+        spend_12m=0,
+        spend_24m=30,
+        orders_12m=0,
+        orders_24m=1,
+        days_since_last_order=500,
+        tenure_days=600,
+        complaints_12m=3,
+    )
     # 30 + 15 + 15 + 5 + 15 at their caps, recency (1 - 3/365) * 20 = 19.836, out of a total weight of 100
     assert model.score(loyal) == 99.84 and model.tier_for(model.score(loyal)) == "platinum"
     assert model.tier_for(model.score(lapsed)) == "bronze"
