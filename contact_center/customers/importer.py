@@ -124,7 +124,6 @@ async def _run(
     report, pending = importer.report, 0
     with _csv_rows(path, importer) as rows:  # the header is checked before anything is written
         async with sessions() as db:
-            await _begin(db)
             for line, values in rows:
                 report.rows_read += 1
                 try:
@@ -436,14 +435,3 @@ def _reason(exc: DomainError | ValidationError) -> str:
 def _and(items: list[Any], show: Callable[[Any], str] = str) -> str:
     texts = [show(item) for item in items]
     return texts[0] if len(texts) == 1 else f"{', '.join(texts[:-1])} and {texts[-1]}"
-
-
-async def _begin(db: AsyncSession) -> None:
-    """Open the file's transaction for real, so that the per-row SAVEPOINTs nest inside it."""
-    connection = await db.connection()
-    if connection.dialect.name == "sqlite":
-        # pysqlite begins a transaction only before INSERT/UPDATE/DELETE: a SAVEPOINT sent first would itself
-        # become the transaction, and releasing it would commit rows before the whole file is accepted.
-        raw = await connection.get_raw_connection()
-        if not raw.driver_connection.in_transaction:
-            await connection.exec_driver_sql("BEGIN")

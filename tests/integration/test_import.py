@@ -33,8 +33,11 @@ async def count(sessions, model):
 
 async def seed(sessions, ctx, name, *identities):
     async with sessions.begin() as db:
-        customer = await records.create_customer(db, ctx, CustomerIn(
-            display_name=name, identities=[IdentityIn(kind=k, value=v) for k, v in identities]))
+        customer = await records.create_customer(
+            db,
+            ctx,
+            CustomerIn(display_name=name, identities=[IdentityIn(kind=k, value=v) for k, v in identities]),
+        )
     return customer.id
 
 
@@ -49,8 +52,11 @@ async def test_good_file_creates_every_customer_with_identities_and_attributes(s
         carol = await records.find_by_identity(db, ctx, "phone", "+14155550102")
     assert alice is not None and bob is not None and carol is not None
     assert sorted((i.kind, i.value) for i in alice.identities) == [
-        ("crm", "C-1"), ("email", "alice.work@example.com"), ("email", "alice@example.com"),
-        ("phone", "+14155550100")]
+        ("crm", "C-1"),
+        ("email", "alice.work@example.com"),
+        ("email", "alice@example.com"),
+        ("phone", "+14155550100"),
+    ]
     assert (alice.language, alice.organisation, alice.lifecycle_stage) == ("en", "ACME", "vip")
     assert alice.attributes == {"city": "Paris"}
     assert (bob.display_name, bob.lifecycle_stage) == ("Bob Jones", "customer")
@@ -60,12 +66,15 @@ async def test_good_file_creates_every_customer_with_identities_and_attributes(s
 async def test_bad_rows_roll_back_the_whole_file_and_each_is_reported_by_line(sessions, ctx, tmp_path):
     ann = await seed(sessions, ctx, "Ann", ("crm", "C-9"))
     ben = await seed(sessions, ctx, "Ben", ("email", "ben@example.com"))
-    path = csv_file(tmp_path, "external_id,display_name,email,phone\n"
-                              "C-1,Good One,good@example.com,\n"
-                              "C-2,Bad Phone,,12\n"
-                              "C-3,Bad Email,not-an-email,\n"
-                              "C-9,Both,ben@example.com,\n"
-                              "C-4,Good Two,,\n")
+    path = csv_file(
+        tmp_path,
+        "external_id,display_name,email,phone\n"
+        "C-1,Good One,good@example.com,\n"
+        "C-2,Bad Phone,,12\n"
+        "C-3,Bad Email,not-an-email,\n"
+        "C-9,Both,ben@example.com,\n"
+        "C-4,Good Two,,\n",
+    )
 
     report = await import_customers(sessions, ctx, path)
 
@@ -96,14 +105,20 @@ async def test_skip_invalid_commits_the_good_rows_and_reports_the_bad(sessions, 
 async def test_importing_the_same_file_twice_changes_nothing_the_second_time(sessions, ctx, tmp_path):
     path = csv_file(tmp_path, CUSTOMERS)
     await import_customers(sessions, ctx, path)
-    before = (await count(sessions, Customer), await count(sessions, CustomerIdentity),
-              await count(sessions, CustomerEvent))
+    before = (
+        await count(sessions, Customer),
+        await count(sessions, CustomerIdentity),
+        await count(sessions, CustomerEvent),
+    )
 
     again = await import_customers(sessions, ctx, path)
 
     assert (again.created, again.updated, again.unchanged, again.rejected) == (0, 0, 3, [])
-    assert (await count(sessions, Customer), await count(sessions, CustomerIdentity),
-            await count(sessions, CustomerEvent)) == before
+    assert (
+        await count(sessions, Customer),
+        await count(sessions, CustomerIdentity),
+        await count(sessions, CustomerEvent),
+    ) == before
 
 
 async def test_a_changed_row_updates_only_the_fields_that_changed(sessions, ctx, tmp_path):
@@ -122,7 +137,9 @@ async def test_a_changed_row_updates_only_the_fields_that_changed(sessions, ctx,
 
 
 async def test_two_rows_with_one_identity_make_one_customer(sessions, ctx, tmp_path):
-    path = csv_file(tmp_path, "display_name,email,phone\nAnn,ann@example.com,\nAnn Lee,ANN@example.com,4155550100\n")
+    path = csv_file(
+        tmp_path, "display_name,email,phone\nAnn,ann@example.com,\nAnn Lee,ANN@example.com,4155550100\n"
+    )
 
     report = await import_customers(sessions, ctx, path)
 
@@ -143,7 +160,7 @@ async def test_rejected_lines_are_physical_lines_of_the_file(sessions, ctx, tmp_
     assert report.rejected[0].reason.startswith("display_name: String should have at most 200 characters")
 
 
-@pytest.mark.parametrize("header", ["display_name,emial", "Alice,alice@example.com", "display_name,email,email"])
+@pytest.mark.parametrize("header", ["name,emial", "Alice,alice@example.com", "display_name,email,Email"])
 async def test_a_bad_header_is_refused_before_anything_is_written(sessions, ctx, tmp_path, header):
     path = csv_file(tmp_path, f"{header}\nAlice,alice@example.com\n")
 
@@ -154,13 +171,16 @@ async def test_a_bad_header_is_refused_before_anything_is_written(sessions, ctx,
     assert await count(sessions, Customer) == 0
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (None, "cannot be read"),
-    (b"", "is empty"),
-    (b"display_name\nJos\xe9\n", "is not UTF-8 text"),
-    (b'display_name\nAnn\n"Ben\nCarol\n', "line 3: not valid CSV"),
-    (b"display_name\n" + b"x" * 200_000 + b"\n", "line 2: not valid CSV"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot be read"),
+        (b"", "is empty"),
+        (b"display_name\nJos\xe9\n", "is not UTF-8 text"),
+        (b'display_name\nAnn\n"Ben\nCarol\n', "line 3: not valid CSV"),
+        (b"display_name\n" + b"x" * 200_000 + b"\n", "line 2: not valid CSV"),
+    ],
+)
 async def test_an_unreadable_file_is_a_clear_error(sessions, ctx, tmp_path, content, message):
     path = tmp_path / "customers.csv"
     if content is not None:
@@ -197,12 +217,15 @@ B-1,crm:B7,2025-11-02,shipped,,,GRN-1,Grinder,1,80,,
 
 
 async def seed_buyers(sessions, ctx):
-    return (await seed(sessions, ctx, "Alice", ("email", "alice@example.com")),
-            await seed(sessions, ctx, "Bob", ("crm", "B7")))
+    return (
+        await seed(sessions, ctx, "Alice", ("email", "alice@example.com")),
+        await seed(sessions, ctx, "Bob", ("crm", "B7")),
+    )
 
 
 async def test_order_rows_are_grouped_by_order_number_and_value_is_recomputed_once(
-        sessions, ctx, tmp_path, monkeypatch):
+    sessions, ctx, tmp_path, monkeypatch
+):
     alice, bob = await seed_buyers(sessions, ctx)
     recomputed = []
 
@@ -218,8 +241,10 @@ async def test_order_rows_are_grouped_by_order_number_and_value_is_recomputed_on
     assert (report.rows_read, report.created, report.rejected, report.committed) == (3, 2, [], True)
     assert recomputed == [sorted([alice, bob])]
     async with sessions() as db:
-        stored = {o.order_number: o for o in (await db.execute(
-            select(Order).options(selectinload(Order.items)))).scalars()}
+        stored = {
+            o.order_number: o
+            for o in (await db.execute(select(Order).options(selectinload(Order.items)))).scalars()
+        }
         scores = dict((await db.execute(select(Customer.id, Customer.value_score))).all())
     a1, b1 = stored["A-1"], stored["B-1"]
     assert (a1.customer_id, a1.currency, a1.total_cents, len(a1.items)) == (alice, "EUR", 32100, 2)
@@ -266,11 +291,17 @@ async def test_a_bad_item_rejects_its_whole_order_and_no_other(sessions, ctx, tm
 
 async def test_rows_of_one_order_must_agree_on_customer_date_and_currency(sessions, ctx, tmp_path):
     await seed_buyers(sessions, ctx)
-    path = csv_file(tmp_path, ORDERS.replace("ALICE@example.com,2025-12-20T10:00:00+01:00,,EUR",
-                                             "crm:B7,2025-12-21T10:00:00+01:00,,EUR"))
+    path = csv_file(
+        tmp_path,
+        ORDERS.replace(
+            "ALICE@example.com,2025-12-20T10:00:00+01:00,,EUR", "crm:B7,2025-12-21T10:00:00+01:00,,EUR"
+        ),
+    )
 
     report = await import_orders(sessions, ctx, path)
 
-    assert report.rejected == [RejectedRow(2, "order A-1 not imported because of line 3"),
-                               RejectedRow(3, "customer and ordered_at differ from line 2 of the same order")]
+    assert report.rejected == [
+        RejectedRow(2, "order A-1 not imported because of line 3"),
+        RejectedRow(3, "customer and ordered_at differ from line 2 of the same order"),
+    ]
     assert await count(sessions, Order) == 0
