@@ -138,7 +138,9 @@ async def undo_merge(
 
 
 async def merges_of(db: AsyncSession, customer_id: int) -> list[CustomerMerge]:
-    """Merges in which this customer survived or was merged, newest first."""
+    """Merges in which this customer survived or was merged, newest first (merged customers included)."""
+    if await db.get(Customer, customer_id) is None:
+        raise NotFound(f"customer {customer_id} does not exist")
     query = (
         select(CustomerMerge)
         .where((CustomerMerge.survivor_id == customer_id) | (CustomerMerge.merged_id == customer_id))
