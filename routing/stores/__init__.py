@@ -1,0 +1,1 @@
+"""Routing stores: in-memory for one process, Redis for many."""
