@@ -342,3 +342,114 @@ def value_recompute() -> None:
             await engine.dispose()
 
     click.echo(f"Recomputed {_run(run)} customers.")
+
+
+def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number.", ctx=ctx, param=param)
+    return value
+
+
+@main.command("staffing")
+@click.option(
+    "--arrivals-per-hour",
+    type=click.FloatRange(min=0),
+    required=True,
+    callback=_finite,
+    help="Calls offered per hour.",
+)
+@click.option(
+    "--aht",
+    "aht_seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    required=True,
+    callback=_finite,
+    help="Average handle time in seconds (talk, hold and wrap-up).",
+)
+@click.option(
+    "--target-service-level",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.8,
+    show_default=True,
+    callback=_finite,
+    help="Fraction of calls to answer within the target time.",
+)
+@click.option(
+    "--target-seconds",
+    type=click.FloatRange(min=0),
+    default=20.0,
+    show_default=True,
+    callback=_finite,
+    help="The target answer time in seconds.",
+)
+@click.option(
+    "--patience",
+    "patience_seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    callback=_finite,
+    help="Mean caller patience in seconds: model abandonment (Erlang A) instead of Erlang C.",
+)
+@click.option(
+    "--max-occupancy",
+    type=click.FloatRange(0, 1, min_open=True),
+    callback=_finite,
+    help="Also keep agent occupancy at or below this fraction.",
+)
+@click.option(
+    "--service-level-definition",
+    type=click.Choice(["offered", "excluding-early-abandons"]),
+    default="offered",
+    show_default=True,
+    help="With --patience: answered in time over all offered calls, or over those not abandoned in time.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+def staffing_command(
+    arrivals_per_hour: float,
+    aht_seconds: float,
+    target_service_level: float,
+    target_seconds: float,
+    patience_seconds: float | None,
+    max_occupancy: float | None,
+    service_level_definition: str,
+    as_json: bool,
+) -> None:
+    """Agents needed for a service level by Erlang C (Erlang A with --patience), with N-2..N+2 agents."""
+    import json
+
+    from routing.erlang import ServiceLevelDefinition, staffing_table
+
+    try:
+        table = staffing_table(
+            arrivals_per_hour,
+            aht_seconds,
+            target_service_level,
+            target_seconds,
+            patience_seconds,
+            max_occupancy=max_occupancy,
+            definition=ServiceLevelDefinition(service_level_definition),
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(table.to_dict(), allow_nan=False))
+        return
+    model = "Erlang C" if patience_seconds is None else f"Erlang A, mean patience {patience_seconds:g} s"
+    click.echo(
+        f"{model}: {arrivals_per_hour:g} calls/hour, AHT {aht_seconds:g} s = {table.load:.2f} Erlangs; "
+        f"target {target_service_level:.0%} answered within {target_seconds:g} s"
+        + (f", occupancy at most {max_occupancy:.0%}" if max_occupancy is not None else "")
+    )
+    click.echo(f"Required agents: {table.required_agents}")
+    header = f"  {'agents':>6}  {'service level':>13}  {'P(wait)':>7}  {'ASA (s)':>8}  {'occupancy':>9}"
+    click.echo("\n" + header + ("  abandoned" if patience_seconds is not None else ""))
+    for row in table.rows:
+        marker = ">" if row.agents == table.required_agents else " "
+        line = (
+            f"{marker} {row.agents:>6}  {row.service_level:>13.1%}  {row.p_wait:>7.1%}  "
+            f"{row.asa_seconds:>8.1f}  {row.occupancy:>9.1%}"
+        )
+        if row.abandon_rate is not None:
+            line += f"  {row.abandon_rate:>9.1%}"
+        click.echo(line)

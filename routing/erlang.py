@@ -12,7 +12,7 @@ caller who would never give up). Summed over the states an arrival can find, tha
 
 (Garnett, Mandelbaum and Reiman 2002; Mandelbaum and Zeltyn) and the actual wait is W = min(V, patience), so
 P(answered within t) = P(no wait) + integral_0^t exp(-theta*s) f_V(s) ds, integrated by Gauss-Legendre
-quadrature on panels short enough that the integrand changes by at most a factor e^2 within each.
+quadrature on panels short enough that the integrand changes by only a few e-folds within each.
 """
 
 from __future__ import annotations
@@ -232,7 +232,7 @@ class ErlangAResult:
 
     def service_level_by(self, definition: ServiceLevelDefinition) -> float:
         """The service level under the given definition."""
-        if definition is ServiceLevelDefinition.EXCLUDING_EARLY_ABANDONS:
+        if definition == ServiceLevelDefinition.EXCLUDING_EARLY_ABANDONS:
             return self.service_level_excluding_early_abandons
         return self.service_level
 
@@ -282,10 +282,12 @@ class _ErlangAChain:
         total = math.fsum(math.exp(w - peak) for w in below) + math.fsum(math.exp(w - peak) for w in above)
         self.log_pi_n = -peak - math.log(total)
         self.queue = [math.exp(w + self.log_pi_n) for w in above]  # P(an arrival finds m callers waiting)
+        # the mean number of idle agents: below[i] is the state with i + 1 agents idle
+        self.idle_agents = math.fsum((i + 1) * math.exp(w + self.log_pi_n) for i, w in enumerate(below))
 
     def figures(self, target_seconds: float) -> ErlangAResult:
         lam, c, theta = self.lam, self.c, self.theta
-        p_wait = math.fsum(self.queue)
+        p_wait = min(1.0, math.fsum(self.queue))
         queue_length = math.fsum(m * p for m, p in enumerate(self.queue))
         p_abandon = min(1.0, theta * queue_length / lam)  # abandons per second over arrivals per second
         # A caller finding m waiting moves up at rate c + j*theta (j ahead) and gives up at rate theta: it
@@ -313,7 +315,7 @@ class _ErlangAChain:
             service_level_excluding_early_abandons=excluding_early,
             asa_seconds=asa,
             average_wait_seconds=queue_length / lam,
-            occupancy=min(1.0, lam * p_answered / c),
+            occupancy=max(0.0, 1.0 - self.idle_agents / self.n),  # = lambda (1 - p_abandon) / (N mu)
         )
 
     def _wait_integrals(self, t: float) -> tuple[float, float]:
@@ -331,7 +333,7 @@ class _ErlangAChain:
 
         floor = max(theta, math.sqrt(lam * theta))
         mode = math.log(lam / c) / theta if lam > c else 0.0
-        answered, abandoned, start = [], [], 0.0
+        answered, abandoned, start, so_far = [], [], 0.0, 0.0
         for _ in range(_MAX_PANELS):
             if start >= t:
                 break
@@ -339,15 +341,19 @@ class _ErlangAChain:
             bound = max(bound, abs(slope(start + 2.0 / bound)))  # the slope is monotone over the panel
             width = min(2.0 / bound, t - start)
             half, middle = width / 2, start + width / 2
+            panel_answered = panel_abandoned = 0.0
             for x, weight in _GAUSS_12:
                 s = middle + half * x
                 density = weight * half * math.exp(log_density(s))
-                answered.append(density * math.exp(-theta * s))
-                abandoned.append(-density * math.expm1(-theta * s))
+                panel_answered += density * math.exp(-theta * s)
+                panel_abandoned -= density * math.expm1(-theta * s)
+            answered.append(panel_answered)
+            abandoned.append(panel_abandoned)
+            so_far += panel_answered + panel_abandoned
             start += width
             if start >= mode and slope(start) < 0:
                 tail = math.exp(log_density(start)) / -slope(start)  # log-concave: bounds what is left
-                if tail <= 1e-18 * (math.fsum(answered) + math.fsum(abandoned)):
+                if tail <= 1e-18 * so_far:
                     break
         else:
             raise ValueError("target_seconds is too long for the waiting-time integral")
