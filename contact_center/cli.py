@@ -453,3 +453,141 @@ def staffing_command(
         if row.abandon_rate is not None:
             line += f"  {row.abandon_rate:>9.1%}"
         click.echo(line)
+
+
+@main.command("simulate")
+@click.option("--agents", type=click.IntRange(1, 100_000), help="Agents in the single queue.")
+@click.option(
+    "--arrivals-per-hour", type=click.FloatRange(min=0, min_open=True), help="Poisson arrival rate."
+)
+@click.option("--aht", type=click.FloatRange(min=0, min_open=True), help="Average handle time, seconds.")
+@click.option(
+    "--target-seconds",
+    default=20.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Service-level target: answered within this many seconds.",
+)
+@click.option(
+    "--hours",
+    default=8.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Simulated time.",
+)
+@click.option("--seed", default=1, show_default=True, type=int, help="Random seed (same seed, same result).")
+@click.option(
+    "--patience",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Mean caller patience, seconds (exponential); callers hang up after it.",
+)
+@click.option(
+    "--distribution",
+    type=click.Choice(["exponential", "lognormal"]),
+    default="exponential",
+    show_default=True,
+    help="Handle-time distribution.",
+)
+@click.option(
+    "--scenario",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON scenario with several queues, skills and agent groups (see docs/routing.md).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def simulate_command(
+    agents: int | None,
+    arrivals_per_hour: float | None,
+    aht: float | None,
+    target_seconds: float,
+    hours: float,
+    seed: int,
+    patience: float | None,
+    distribution: str,
+    scenario: Path | None,
+    as_json: bool,
+) -> None:
+    """Run the real routing engine on a virtual clock and report service level, waits and occupancy."""
+    import json
+
+    from routing import erlang
+    from routing.simulator import load_scenario, simulate, single_queue
+
+    if scenario is not None:
+        try:
+            plan = load_scenario(scenario, hours=hours, seed=seed)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise click.ClickException(f"{scenario}: not a valid scenario ({exc})") from None
+    else:
+        missing = [
+            n
+            for n, v in (("--agents", agents), ("--arrivals-per-hour", arrivals_per_hour), ("--aht", aht))
+            if v is None
+        ]
+        if missing:
+            raise click.UsageError(f"give {', '.join(missing)} (or --scenario FILE)")
+        assert agents is not None and arrivals_per_hour is not None and aht is not None
+        plan = single_queue(
+            agents,
+            arrivals_per_hour,
+            aht,
+            target_seconds=target_seconds,
+            hours=hours,
+            seed=seed,
+            patience_seconds=patience,
+            distribution=distribution,
+        )
+    if as_json:
+        result = asyncio.run(simulate(plan))
+    else:
+        with click.progressbar(length=100, label="Simulating", file=sys.stderr) as bar:
+            done = [0]
+
+            def advance(share: float) -> None:
+                step = int(share * 100) - done[0]
+                if step > 0:
+                    bar.update(step)
+                    done[0] += step
+
+            result = asyncio.run(simulate(plan, advance))
+    if scenario is None and agents and arrivals_per_hour and aht:
+        load = erlang.offered_load(arrivals_per_hour, aht)
+        if patience is None:
+            result["erlang_c"] = {
+                "service_level": round(erlang.service_level(agents, load, aht, target_seconds), 4),
+                "p_wait": round(erlang.erlang_c(agents, load), 4),
+                "asa_seconds": round(erlang.average_speed_of_answer(agents, load, aht), 2)
+                if agents > load
+                else None,
+            }
+        else:
+            predicted = erlang.erlang_a(agents, load, aht, patience, target_seconds)
+            result["erlang_a"] = {
+                "service_level": round(predicted.service_level_excluding_early_abandons, 4),
+                "p_wait": round(predicted.p_wait, 4),
+                "asa_seconds": round(predicted.asa_seconds, 2),
+                "abandon_rate": round(predicted.p_abandon, 4),
+            }
+    result.pop("scenario", None)
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    rows = [
+        ("offered", result["offered"]),
+        ("answered", result["answered"]),
+        ("abandoned", result["abandoned"]),
+        ("service level", result["service_level"]),
+        ("waited at all (p_wait)", result["p_wait"]),
+        ("average speed of answer (s)", result["asa_seconds"]),
+        ("abandon rate", result["abandon_rate"]),
+        ("occupancy", result["occupancy"]),
+    ]
+    click.echo(f"\nSimulated {hours:g} h, {result['agents']} agents, seed {seed}")
+    for label, figure in rows:
+        click.echo(f"  {label:<30} {figure}")
+    for model, name in (("erlang_c", "Erlang C"), ("erlang_a", "Erlang A")):
+        if model in result:
+            predicted = result[model]
+            click.echo(
+                f"  {name} predicts: service level {predicted['service_level']}, p_wait "
+                f"{predicted['p_wait']}, ASA {predicted['asa_seconds']} s"
+            )
