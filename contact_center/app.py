@@ -11,12 +11,15 @@ from aiohttp import web
 from contact_center.api import auth as auth_api
 from contact_center.api import customers as customers_api
 from contact_center.api import openapi
+from contact_center.api import routing as routing_api
 from contact_center.api import users as users_api
 from contact_center.clock import Clock, SystemClock
 from contact_center.customers.context import CustomerContext
 from contact_center.db.engine import create_engine, session_factory
 from contact_center.db.migrate import current_revision, head_revision, upgrade
 from contact_center.events import InProcessBus, RedisBus
+from contact_center.intake import Intake
+from contact_center.routing_service.service import RoutingService
 from contact_center.settings import Settings
 from contact_center.web import health, pages
 from contact_center.web.appkeys import (
@@ -25,10 +28,13 @@ from contact_center.web.appkeys import (
     ENDPOINTS,
     ENGINE,
     EVENTS,
+    INTAKE,
     METRICS,
     REDIS,
+    ROUTING,
     SESSIONS,
     SETTINGS,
+    TICK_INTERVAL,
 )
 from contact_center.web.endpoints import access_of, add_endpoints
 from contact_center.web.metrics import Metrics
@@ -46,8 +52,10 @@ class DatabaseNotMigrated(RuntimeError):
     """The database schema is older than the code; the message says what to run."""
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
-    """The whole application for these settings."""
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, tick_interval: float | None = 0.5
+) -> web.Application:
+    """The whole application for these settings; `tick_interval=None` leaves routing's timers to the caller."""
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=[metrics_middleware, error_middleware, auth_middleware],
@@ -58,9 +66,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[CUSTOMERS] = CustomerContext(
         clock=app[CLOCK], default_region=settings.default_region, value_model=settings.value_model
     )
-    app.cleanup_ctx.extend([_database, _redis, _events])
+    app[TICK_INTERVAL] = tick_interval
+    app.cleanup_ctx.extend([_database, _redis, _events, _routing])
     endpoints = []
-    for table in (auth_api.api, customers_api.api, users_api.api):
+    for table in (auth_api.api, customers_api.api, users_api.api, routing_api.api):
         endpoints += add_endpoints(app, table)
     app[ENDPOINTS] = endpoints
     app.router.add_routes(health.routes)
@@ -117,6 +126,16 @@ async def _events(app: web.Application) -> AsyncIterator[None]:
     app[EVENTS] = bus
     yield
     await bus.close()
+
+
+async def _routing(app: web.Application) -> AsyncIterator[None]:
+    service = RoutingService.embedded(app[SESSIONS], app[EVENTS], app[CLOCK])
+    await service.start(tick_interval=app[TICK_INTERVAL])
+    app[ROUTING] = service
+    vip_tiers = frozenset(app[SETTINGS].value_model.tier_names[:1])
+    app[INTAKE] = Intake(app[SESSIONS], app[CUSTOMERS], service, app[EVENTS], vip_tiers)
+    yield
+    await service.stop()
 
 
 async def _refuse_undeclared_routes(app: web.Application) -> None:

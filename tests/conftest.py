@@ -134,7 +134,7 @@ async def client(aiohttp_client, settings, clock):
     """A real HTTP client talking to the whole application."""
     from contact_center.app import create_app
 
-    return await aiohttp_client(create_app(settings, clock=clock))
+    return await aiohttp_client(create_app(settings, clock=clock, tick_interval=None))
 
 
 @pytest.fixture

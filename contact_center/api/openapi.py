@@ -32,6 +32,7 @@ ERROR_SCHEMA = {
         }
     },
 }
+STRING_PATH_PARAMETERS = {"reservation_id": "^[0-9a-f]{32}$", "task_id": "^[A-Za-z0-9_.:-]{1,64}$"}
 STANDARD_ERRORS = {
     400: "Malformed request (e.g. broken JSON)",
     404: "No such resource",
@@ -83,7 +84,7 @@ def _operation(endpoint: Endpoint, path: str, components: dict[str, Any]) -> dic
         "security": [] if endpoint.access is Access.PUBLIC else [{"cookieAuth": []}, {"bearerAuth": []}],
     }
     parameters = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+        {"name": name, "in": "path", "required": True, "schema": _path_schema(name)}
         for name in _PATH_PARAM.findall(path)
     ]
     if endpoint.query is not None:
@@ -112,6 +113,13 @@ def _operation(endpoint: Endpoint, path: str, components: dict[str, Any]) -> dic
         }
     operation["responses"] = responses
     return operation
+
+
+def _path_schema(name: str) -> dict[str, Any]:
+    """Ids of stored rows are positive integers; routing's task and offer ids are strings."""
+    if name in STRING_PATH_PARAMETERS:
+        return {"type": "string", "pattern": STRING_PATH_PARAMETERS[name]}
+    return {"type": "integer", "minimum": 1}
 
 
 def _schema_ref(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:

@@ -5,15 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
-
 from contact_center.api.common import caller, caller_id, path_id, user_json
 from contact_center.auth.roles import RANK, Access, Role
-from contact_center.db.models import Queue
 from contact_center.errors import PermissionDenied
 from contact_center.users import service as users
 from contact_center.users.schemas import TeamIn, TeamPatch, UserIn, UserPatch
-from contact_center.web.appkeys import CLOCK, SESSIONS
+from contact_center.web.appkeys import CLOCK, ROUTING, SESSIONS
 from contact_center.web.endpoints import EndpointTable
 
 api = EndpointTable("users")
@@ -48,6 +45,7 @@ async def create_user(request: web.Request, body: UserIn) -> dict[str, Any]:
     """A new agent, supervisor or admin."""
     async with request.app[SESSIONS].begin() as db:
         user = await users.create_user(db, body, request.app[CLOCK].now(), caller_id(request))
+    await request.app[ROUTING].sync_agent(user.id)
     return user_json(user)
 
 
@@ -75,6 +73,7 @@ async def update_user(request: web.Request, body: UserPatch) -> dict[str, Any]:
         raise PermissionDenied("admins cannot demote or deactivate themselves")
     async with request.app[SESSIONS].begin() as db:
         user = await users.update_user(db, user_id, body, request.app[CLOCK].now(), caller_id(request))
+    await request.app[ROUTING].sync_agent(user.id)
     return user_json(user)
 
 
@@ -126,27 +125,6 @@ async def list_skills(request: web.Request) -> list[dict[str, Any]]:
     """All skills."""
     async with request.app[SESSIONS]() as db:
         return [{"id": s.id, "name": s.name} for s in await users.list_skills(db)]
-
-
-@api.get("/api/queues", access=Access.AGENT, summary="Routing queues with their requirements and targets")
-async def list_queues(request: web.Request) -> list[dict[str, Any]]:
-    """All queues."""
-    async with request.app[SESSIONS]() as db:
-        rows = (await db.execute(select(Queue).order_by(Queue.name))).scalars()
-        return [
-            {
-                "id": q.id,
-                "name": q.name,
-                "description": q.description,
-                "channels": q.channels,
-                "required_skills": q.required_skills,
-                "language": q.language,
-                "target_service_level": q.target_service_level,
-                "target_answer_seconds": q.target_answer_seconds,
-                "max_wait_seconds": q.max_wait_seconds,
-            }
-            for q in rows
-        ]
 
 
 @api.get("/api/audit", access=Access.ADMIN, summary="The newest administrative actions")

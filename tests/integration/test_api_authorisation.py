@@ -47,6 +47,19 @@ EXPECTED = {
     "PATCH /api/teams/{id}": "admin",
     "GET /api/skills": "agent",
     "GET /api/queues": "agent",
+    "GET /api/queues/{id}": "agent",
+    "POST /api/queues": "admin",
+    "PUT /api/queues/{id}": "admin",
+    "GET /api/routing/queues": "supervisor",
+    "GET /api/routing/me": "agent",
+    "POST /api/routing/presence": "agent",
+    "POST /api/routing/agents/{id}/presence": "supervisor",
+    "POST /api/routing/offers/{reservation_id}/accept": "agent",
+    "POST /api/routing/offers/{reservation_id}/reject": "agent",
+    "POST /api/routing/tasks/{task_id}/complete": "agent",
+    "POST /api/routing/tasks/{task_id}/wrap-up-done": "agent",
+    "POST /api/routing/tasks/{task_id}/transfer": "agent",
+    "POST /api/contacts": "supervisor",
     "GET /api/audit": "admin",
 }
 RANK = {"public": 0, "agent": 1, "supervisor": 2, "admin": 3}
@@ -81,7 +94,7 @@ async def test_each_caller_gets_the_expected_status_on_every_route(client, staff
         "/api/customers", json={"display_name": "Zed Zulu"}, headers=bearer(staff["admin"]["token"])
     )
     customer_id = (await customer.json())["id"]
-    ids = {"id": str(customer_id), "identity_id": "1"}
+    ids = {"id": str(customer_id), "identity_id": "1", "reservation_id": "0" * 32, "task_id": "no-such-task"}
     for route in sorted(EXPECTED):
         method, path = route.split(" ", 1)
         if path == "/api/users/{id}":

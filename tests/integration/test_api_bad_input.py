@@ -14,27 +14,40 @@ VALID_BODIES = {
     "/api/customers/{id}/identities": {"kind": "email", "value": "someone@example.com"},
     "/api/customers/{id}/notes": {"body": "a note"},
     "/api/customers/{id}/orders": {"order_number": "N-1", "ordered_at": "2026-01-01T00:00:00Z"},
+    "/api/queues/{id}": {"name": "general"},
+    "/api/routing/agents/{id}/presence": {"presence": "available"},
 }
 
 
 async def row_counts(sessions) -> dict[str, int]:
     async with sessions() as db:
-        return {t.name: (await db.execute(select(func.count()).select_from(t))).scalar_one()
-                for t in Base.metadata.sorted_tables if t.name not in {"sessions", "api_tokens"}}
+        return {
+            t.name: (await db.execute(select(func.count()).select_from(t))).scalar_one()
+            for t in Base.metadata.sorted_tables
+            if t.name not in {"sessions", "api_tokens"}
+        }
 
 
 def concrete(path: str) -> str:
-    return path.replace("{identity_id}", "1").replace("{id}", "1")
+    return (
+        path.replace("{identity_id}", "1")
+        .replace("{id}", "1")
+        .replace("{reservation_id}", "0" * 32)
+        .replace("{task_id}", "no-such-task")
+    )
 
 
 def body_endpoints(client):
     return [e for e in client.server.app[ENDPOINTS] if e.body is not None]
 
 
-async def test_malformed_wrong_typed_foreign_and_oversized_bodies_on_every_route(client, staff, sessions,
-                                                                                 settings):
+async def test_malformed_wrong_typed_foreign_and_oversized_bodies_on_every_route(
+    client, staff, sessions, settings
+):
     admin = bearer(staff["admin"]["token"])
-    customer = await (await client.post("/api/customers", headers=admin, json={"display_name": "Cara"})).json()
+    customer = await (
+        await client.post("/api/customers", headers=admin, json={"display_name": "Cara"})
+    ).json()
     assert customer["id"] == 1
     before = await row_counts(sessions)
     endpoints = body_endpoints(client)
@@ -44,11 +57,27 @@ async def test_malformed_wrong_typed_foreign_and_oversized_bodies_on_every_route
         cases = [
             (400, {"data": b'{"broken": ', "headers": {**admin, "Content-Type": "application/json"}}),
             (422, {"data": b"[1, 2, 3]", "headers": {**admin, "Content-Type": "application/json"}}),
-            (422, {"data": json.dumps({"unexpected_field": True}), "headers": {
-                **admin, "Content-Type": "application/json"}}),
-            (415, {"data": b"name=x", "headers": {**admin, "Content-Type": "application/x-www-form-urlencoded"}}),
-            (413, {"data": b'{"x": "' + b"y" * settings.max_body_bytes + b'"}',
-                   "headers": {**admin, "Content-Type": "application/json"}}),
+            (
+                422,
+                {
+                    "data": json.dumps({"unexpected_field": True}),
+                    "headers": {**admin, "Content-Type": "application/json"},
+                },
+            ),
+            (
+                415,
+                {
+                    "data": b"name=x",
+                    "headers": {**admin, "Content-Type": "application/x-www-form-urlencoded"},
+                },
+            ),
+            (
+                413,
+                {
+                    "data": b'{"x": "' + b"y" * settings.max_body_bytes + b'"}',
+                    "headers": {**admin, "Content-Type": "application/json"},
+                },
+            ),
         ]
         for expected, kwargs in cases:
             response = await call(endpoint.method, url, **kwargs)
@@ -67,8 +96,9 @@ async def test_unknown_ids_on_every_route_are_404(client, staff, sessions, unkno
             continue
         url = endpoint.path.replace("{identity_id}", unknown).replace("{id}", unknown)
         body = VALID_BODIES.get(endpoint.path, {}) if endpoint.body is not None else None
-        response = await client.request(endpoint.method, url, headers=admin,
-                                        **({"json": body} if body is not None else {}))
+        response = await client.request(
+            endpoint.method, url, headers=admin, **({"json": body} if body is not None else {})
+        )
         assert response.status == 404, (endpoint.method, endpoint.path, await response.text())
         checked += 1
     assert checked >= 15

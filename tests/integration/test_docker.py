@@ -22,8 +22,13 @@ def test_compose_file_validates():
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
-    result = subprocess.run([tool, "-f", str(COMPOSE), "config", "-q"], capture_output=True, text=True,
-                            env={**os.environ, "CC_SECRET_KEY": "x" * 32}, check=False)
+    result = subprocess.run(
+        [tool, "-f", str(COMPOSE), "config", "-q"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CC_SECRET_KEY": "x" * 32},
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
 
 

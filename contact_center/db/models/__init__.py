@@ -1,6 +1,6 @@
 """All tables; importing this module registers every model on Base.metadata."""
 
-from contact_center.db.models.conversations import Conversation, Ticket
+from contact_center.db.models.conversations import Conversation, Message, RoutingEventRecord, Ticket
 from contact_center.db.models.customers import (
     Customer,
     CustomerEvent,
@@ -23,9 +23,11 @@ __all__ = [
     "CustomerMerge",
     "CustomerNote",
     "CustomerSearchKey",
+    "Message",
     "Order",
     "OrderItem",
     "Queue",
+    "RoutingEventRecord",
     "Session",
     "Skill",
     "Team",

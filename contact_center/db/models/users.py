@@ -11,6 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from contact_center.db.base import Base, JSONType, UTCDateTime
 
 
+DEFAULT_CAPACITY = {"voice": 1, "chat": 3, "email": 5, "sms": 3}
+
+
 class Team(Base):
     """A group of users with a lead."""
 
@@ -35,6 +38,12 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     languages: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    capacity: Mapped[dict[str, int]] = mapped_column(
+        JSONType,
+        default=lambda: dict(DEFAULT_CAPACITY),
+        server_default='{"voice": 1, "chat": 3, "email": 5, "sms": 3}',
+    )
+    queues: Mapped[list[str] | None] = mapped_column(JSONType)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

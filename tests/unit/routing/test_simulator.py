@@ -18,11 +18,14 @@ def run(scenario):
     return asyncio.run(simulate(scenario))
 
 
-@pytest.mark.parametrize(("agents", "arrivals_per_hour", "aht", "hours"), [
-    (4, 37.5, 240, 2500),   # 2.5 Erlangs, 62% occupancy
-    (8, 90, 240, 1500),     # 6 Erlangs, 75%
-    (20, 225, 240, 800),    # 15 Erlangs, 75%
-])
+@pytest.mark.parametrize(
+    ("agents", "arrivals_per_hour", "aht", "hours"),
+    [
+        (4, 37.5, 240, 2500),  # 2.5 Erlangs, 62% occupancy
+        (8, 90, 240, 1500),  # 6 Erlangs, 75%
+        (20, 225, 240, 800),  # 15 Erlangs, 75%
+    ],
+)
 def test_single_queue_agrees_with_erlang_c(agents, arrivals_per_hour, aht, hours):
     result = run(single_queue(agents, arrivals_per_hour, aht, target_seconds=20, hours=hours, seed=1))
     load = erlang.offered_load(arrivals_per_hour, aht)
@@ -39,18 +42,24 @@ def test_with_patience_it_agrees_with_erlang_a():
     predicted = erlang.erlang_a(agents, erlang.offered_load(rate, aht), aht, patience, 20)
     assert result["abandon_rate"] == pytest.approx(predicted.p_abandon, abs=0.02)
     assert result["p_wait"] == pytest.approx(predicted.p_wait, abs=0.02)
-    assert result["service_level"] == pytest.approx(predicted.service_level_excluding_early_abandons, abs=0.02)
+    assert result["service_level"] == pytest.approx(
+        predicted.service_level_excluding_early_abandons, abs=0.02
+    )
 
 
 def two_skills(skill_based: bool) -> Scenario:
     """Billing and tech specialists; a contact handled by the other kind of specialist takes 1.4 times as long."""
     needs = (lambda skill: {skill: 5}) if skill_based else (lambda skill: {})
     return Scenario(
-        queues=[QueueConfig("billing", skills=needs("billing"), wrap_up_seconds=0, missed_offers_limit=0),
-                QueueConfig("tech", skills=needs("tech"), wrap_up_seconds=0, missed_offers_limit=0)],
+        queues=[
+            QueueConfig("billing", skills=needs("billing"), wrap_up_seconds=0, missed_offers_limit=0),
+            QueueConfig("tech", skills=needs("tech"), wrap_up_seconds=0, missed_offers_limit=0),
+        ],
         groups=[AgentGroup("billing", 10, {"billing": 8}), AgentGroup("tech", 10, {"tech": 8})],
         streams=[Stream("billing", 105, 240, skill="billing"), Stream("tech", 105, 240, skill="tech")],
-        hours=150, seed=1, unskilled_factor=1.4,
+        hours=150,
+        seed=1,
+        unskilled_factor=1.4,
     )
 
 

@@ -1,0 +1,272 @@
+"""Intake: what every channel calls with an InboundContact.
+
+It resolves the customer (creating one for a first contact), threads the conversation, stores the message
+(idempotent on the channel's message id, so a retried webhook changes nothing), classifies it (language,
+complaint, VIP) and queues a routing task. The contact is committed before routing is asked, so nothing is
+lost if routing fails: the conversation stays "pending" and the routing service queues it later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from contact_center.classify import looks_like_complaint
+from contact_center.customers import records, resolve
+from contact_center.customers.context import CustomerContext
+from contact_center.customers.schemas import CustomerIn, IdentityIn
+from contact_center.db.models import Conversation, Customer, Message
+from contact_center.events import EventBus
+from contact_center.routing_service.service import DEFAULT_QUEUE, RoutingService
+from routing.policies import priority_for
+
+SNIPPET = 280
+REOPEN_WINDOW = {"sms": timedelta(hours=24), "chat": timedelta(hours=2), "email": timedelta(days=7)}
+CHANNELS = ("voice", "sms", "email", "chat")
+
+
+@dataclass(frozen=True)
+class InboundContact:
+    """A contact as a channel adapter hands it over: who, what, and the channel's own id for it."""
+
+    channel: str
+    identities: list[tuple[str, str]]
+    external_id: str | None = None
+    name: str | None = None
+    text: str = ""
+    subject: str | None = None
+    queue: str | None = None
+    language: str | None = None
+    complaint: bool = False
+    skills: dict[str, int] = field(default_factory=dict)
+    conversation_id: int | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    route: bool = True
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    """Where the contact landed."""
+
+    customer_id: int
+    conversation_id: int
+    message_id: int
+    new_customer: bool
+    new_conversation: bool
+    duplicate: bool
+    task_id: str | None
+    priority: int = 0
+    complaint: bool = False
+
+
+class Intake:
+    """Turns inbound contacts into stored conversations and routing tasks."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        ctx: CustomerContext,
+        routing: RoutingService,
+        bus: EventBus,
+        vip_tiers: frozenset[str],
+    ) -> None:
+        self.sessions, self.ctx, self.routing, self.bus, self.vip_tiers = (
+            sessions,
+            ctx,
+            routing,
+            bus,
+            vip_tiers,
+        )
+
+    async def receive(self, contact: InboundContact) -> IntakeResult:
+        """Store the contact, then route it; the same external id twice gives the first result."""
+        if contact.channel not in CHANNELS:
+            raise ValueError(f"unknown channel {contact.channel!r}")
+        try:
+            stored, needs_routing = await self._store(contact)
+        except IntegrityError:  # the same message arrived concurrently: the other request stored it
+            stored, needs_routing = await self._store(contact)
+        if not needs_routing or not contact.route:
+            return stored
+        conversation_id = stored.conversation_id
+        task_id = await self.routing.route(
+            conversation_id,
+            channel=contact.channel,
+            queue=contact.queue or DEFAULT_QUEUE,
+            priority=stored.priority,
+            language=await self._language(contact, stored.customer_id),
+            skills=contact.skills,
+            preferred_agent=await self._last_agent(stored.customer_id, conversation_id),
+            attributes={"customer_id": stored.customer_id, "complaint": stored.complaint},
+        )
+        await self.bus.publish(
+            "contact.received",
+            {
+                "channel": contact.channel,
+                "customer_id": stored.customer_id,
+                "conversation_id": conversation_id,
+                "task_id": task_id,
+                "complaint": stored.complaint,
+                "priority": stored.priority,
+            },
+        )
+        return IntakeResult(**{**stored.__dict__, "task_id": task_id})
+
+    async def _store(self, contact: InboundContact) -> tuple[IntakeResult, bool]:
+        """Store the message; True when its conversation still has to be routed."""
+        now = self.ctx.clock.now()
+        async with self.sessions.begin() as db:
+            duplicate = await self._already_stored(db, contact)
+            if duplicate is not None:
+                return duplicate, False
+            customer, new_customer = await self._customer(db, contact)
+            conversation, new_conversation = await self._conversation(db, contact, customer.id, now)
+            message = Message(
+                conversation_id=conversation.id,
+                channel=contact.channel,
+                direction="in",
+                author_kind="customer",
+                body=contact.text,
+                external_id=contact.external_id,
+                created_at=now,
+            )
+            db.add(message)
+            complaint = contact.complaint or looks_like_complaint(f"{contact.subject or ''} {contact.text}")
+            vip = customer.value_tier in self.vip_tiers or customer.lifecycle_stage == "vip"
+            conversation.complaint = conversation.complaint or complaint
+            conversation.snippet = (contact.text or contact.subject or "")[:SNIPPET]
+            conversation.last_activity_at = now
+            active = conversation.routing_state in ("queued", "offered", "assigned", "wrapping")
+            if not active:  # committed with the message: the routing service re-queues it if we die now
+                conversation.routing_state = "pending"
+            await db.flush()
+            result = IntakeResult(
+                customer_id=customer.id,
+                conversation_id=conversation.id,
+                message_id=message.id,
+                new_customer=new_customer,
+                new_conversation=new_conversation,
+                duplicate=False,
+                task_id=conversation.task_id,
+                priority=priority_for(vip=vip, complaint=conversation.complaint),
+                complaint=conversation.complaint,
+            )
+            return result, not active
+
+    async def _already_stored(self, db: AsyncSession, contact: InboundContact) -> IntakeResult | None:
+        """The earlier result for a message with the same channel id (a retried webhook)."""
+        if not contact.external_id:
+            return None
+        query = select(Message).where(
+            Message.channel == contact.channel, Message.external_id == contact.external_id
+        )
+        existing = (await db.execute(query)).scalar_one_or_none()
+        if existing is None:
+            return None
+        conversation = await db.get(Conversation, existing.conversation_id)
+        assert conversation is not None
+        return IntakeResult(
+            customer_id=conversation.customer_id,
+            conversation_id=conversation.id,
+            message_id=existing.id,
+            new_customer=False,
+            new_conversation=False,
+            duplicate=True,
+            task_id=conversation.task_id,
+            priority=conversation.priority,
+            complaint=conversation.complaint,
+        )
+
+    async def _customer(self, db: AsyncSession, contact: InboundContact) -> tuple[Customer, bool]:
+        identities = [IdentityIn(kind=k, value=v) for k, v in contact.identities]
+        found = await resolve.resolve(db, self.ctx, identities, contact.name)
+        if found.customer is not None:
+            return found.customer, False
+        if found.conflict:  # identities of two customers: use the first one's owner, merge nothing
+            return await records.get_customer(db, found.candidates[0].customer_id), False
+        usable = [i for i in identities if _valid(self.ctx, i)]
+        customer = await records.create_customer(
+            db,
+            self.ctx,
+            CustomerIn(
+                display_name=contact.name or (usable[0].value if usable else "Unknown caller"),
+                language=contact.language,
+                lifecycle_stage="lead",
+                identities=usable,
+            ),
+        )
+        return customer, True
+
+    async def _conversation(
+        self, db: AsyncSession, contact: InboundContact, customer_id: int, now: datetime
+    ) -> tuple[Conversation, bool]:
+        if contact.conversation_id is not None:
+            conversation = await db.get(Conversation, contact.conversation_id)
+            if conversation is not None and conversation.customer_id == customer_id:
+                return conversation, False
+        window = REOPEN_WINDOW.get(contact.channel)
+        if window is not None:
+            recent = (
+                await db.execute(
+                    select(Conversation)
+                    .where(
+                        Conversation.customer_id == customer_id,
+                        Conversation.channel == contact.channel,
+                        Conversation.status == "open",
+                        Conversation.last_activity_at >= now - window,
+                    )
+                    .order_by(Conversation.last_activity_at.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+            if recent is not None:
+                return recent, False
+        conversation = Conversation(
+            customer_id=customer_id,
+            channel=contact.channel,
+            status="open",
+            subject=(contact.subject or "")[:300],
+            started_at=now,
+            last_activity_at=now,
+        )
+        db.add(conversation)
+        await db.flush()
+        return conversation, True
+
+    async def _language(self, contact: InboundContact, customer_id: int) -> str | None:
+        if contact.language:
+            return contact.language
+        async with self.sessions() as db:
+            customer = await db.get(Customer, customer_id)
+            return customer.language if customer else None
+
+    async def _last_agent(self, customer_id: int, conversation_id: int) -> int | None:
+        async with self.sessions() as db:
+            return (
+                await db.execute(
+                    select(Conversation.agent_id)
+                    .where(
+                        Conversation.customer_id == customer_id,
+                        Conversation.id != conversation_id,
+                        Conversation.agent_id.is_not(None),
+                    )
+                    .order_by(Conversation.last_activity_at.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+
+
+def _valid(ctx: CustomerContext, identity: IdentityIn) -> bool:
+    from contact_center.customers.identity import normalise
+    from contact_center.errors import InvalidInput
+
+    try:
+        normalise(identity.kind, identity.value, ctx.default_region)
+    except InvalidInput:
+        return False
+    return True

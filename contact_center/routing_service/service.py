@@ -1,0 +1,393 @@
+"""RoutingService: the routing engine of this process, fed from the database, its events stored and published.
+
+Embedded it uses the in-memory store; with CC_REDIS_URL the Redis store, shared by every process. Events are
+written by a background writer (a routing decision never waits for the database) in small batches: one row
+per event in `routing_events`, and the conversation's queue, state, wait and handle times kept up to date.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import selectinload
+
+from contact_center.clock import Clock
+from contact_center.db.models import Conversation, Queue, RoutingEventRecord, User
+from contact_center.errors import Conflict, NotFound, PermissionDenied
+from contact_center.events import EventBus
+from contact_center.routing_service.config import ROUTED_ROLES, agent_profile, queue_config
+from routing.engine import NewTask, RoutingEngine
+from routing.model import Presence, RoutingEvent, Task
+from routing.stats import LiveStatistics
+from routing.store import Conflict as RoutingConflict
+from routing.store import RoutingError, RoutingStore
+from routing.stores.memory import MemoryStore
+
+log = logging.getLogger(__name__)
+DEFAULT_QUEUE = "general"
+PENDING_GRACE = timedelta(seconds=5)
+STATE_BY_EVENT = {
+    "task.queued": "queued",
+    "task.offered": "offered",
+    "task.accepted": "assigned",
+    "task.completed": "wrapping",
+    "task.wrapped": "done",
+    "task.abandoned": "abandoned",
+    "task.fell_back": "fell_back",
+    "task.transferred": "queued",
+    "task.rejected": "queued",
+    "task.timed_out": "queued",
+    "task.withdrawn": "queued",
+}
+
+
+class RoutingService:
+    """Owns the engine for this process and everything the application does around it."""
+
+    def __init__(
+        self, store: RoutingStore, sessions: async_sessionmaker[AsyncSession], bus: EventBus, clock: Clock
+    ) -> None:
+        self.sessions, self.bus, self.clock = sessions, bus, clock
+        self.engine = RoutingEngine(store, lambda: clock.now().timestamp())
+        self.statistics = LiveStatistics(target_seconds=self._target_seconds)
+        self._targets: dict[str, float] = {}
+        self._pending: asyncio.Queue[RoutingEvent] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.engine.subscribe(self.statistics)
+        self.engine.subscribe(self._pending.put_nowait)
+
+    @classmethod
+    def embedded(
+        cls, sessions: async_sessionmaker[AsyncSession], bus: EventBus, clock: Clock
+    ) -> RoutingService:
+        """A service on the in-memory store (one process)."""
+        return cls(MemoryStore(), sessions, bus, clock)
+
+    async def start(self, *, tick_interval: float | None = 0.5) -> None:
+        """Load queues and agents, then run the writer (and the tick loop unless tick_interval is None)."""
+        await self.reload()
+        self._tasks.append(asyncio.create_task(self._write_events()))
+        if tick_interval is not None:
+            self._tasks.append(asyncio.create_task(self._tick_forever(tick_interval)))
+
+    async def stop(self) -> None:
+        """Finish writing events and stop the loops."""
+        await self.flush()
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    async def flush(self) -> None:
+        """Wait until every event so far is stored and published."""
+        if self._tasks:
+            await self._pending.join()
+
+    async def reload(self) -> None:
+        """Read every queue and routed user from the database into the engine (a default queue if none)."""
+        async with self.sessions.begin() as db:
+            queues = list((await db.execute(select(Queue))).scalars())
+            if not queues:
+                default = Queue(name=DEFAULT_QUEUE, description="Everything", channels=[], required_skills={})
+                db.add(default)
+                await db.flush()
+                queues = [default]
+            users = list(
+                (
+                    await db.execute(
+                        select(User).where(User.role.in_(ROUTED_ROLES)).options(selectinload(User.skills))
+                    )
+                ).scalars()
+            )
+        for row in queues:
+            await self._configure(row)
+        for user in users:
+            await self.engine.register_agent(agent_profile(user))
+            if not user.is_active:
+                await self.engine.set_presence(str(user.id), Presence.OFFLINE)
+
+    async def sync_queue(self, name: str) -> None:
+        """Reload one queue after an administrator changed it."""
+        async with self.sessions() as db:
+            row = (await db.execute(select(Queue).where(Queue.name == name))).scalar_one_or_none()
+        if row is not None:
+            await self._configure(row)
+
+    async def sync_agent(self, user_id: int) -> None:
+        """Reload one user's skills, languages and capacity (and log them off if deactivated)."""
+        async with self.sessions() as db:
+            user = (
+                await db.execute(select(User).where(User.id == user_id).options(selectinload(User.skills)))
+            ).scalar_one_or_none()
+        if user is None or user.role not in ROUTED_ROLES:
+            return
+        await self.engine.register_agent(agent_profile(user))
+        if not user.is_active:
+            await self.engine.set_presence(str(user.id), Presence.OFFLINE)
+
+    async def route(
+        self,
+        conversation_id: int,
+        *,
+        channel: str,
+        queue: str,
+        priority: int = 0,
+        language: str | None = None,
+        skills: dict[str, int] | None = None,
+        preferred_agent: int | None = None,
+        attributes: dict[str, Any] | None = None,
+    ) -> str:
+        """Queue a stored conversation as a routing task (idempotent: the task id is kept on the conversation)."""
+        async with self.sessions.begin() as db:
+            conversation = await db.get(Conversation, conversation_id)
+            if conversation is None:
+                raise NotFound(f"conversation {conversation_id} does not exist")
+            known = {q.name for q in await self.engine.store.queues()}
+            conversation.queue = queue if queue in known else DEFAULT_QUEUE
+            if conversation.task_id is None or conversation.routing_state in (
+                "done",
+                "abandoned",
+                "fell_back",
+            ):
+                conversation.task_id = f"conv{conversation_id}-{uuid.uuid4().hex[:10]}"
+            conversation.routing_state = "pending"
+            conversation.priority, conversation.language = priority, language
+            task_id, queue_name = conversation.task_id, conversation.queue
+        await self.engine.submit(
+            NewTask(
+                id=task_id,
+                channel=channel,
+                queue=queue_name,
+                priority=priority,
+                skills=skills or {},
+                language=language,
+                preferred_agent=str(preferred_agent) if preferred_agent else None,
+                attributes={**(attributes or {}), "conversation_id": conversation_id},
+            )
+        )
+        return task_id
+
+    # agent actions -------------------------------------------------------------------------------------------
+
+    async def set_presence(self, user_id: int, presence: Presence, reason: str | None = None) -> None:
+        """An agent chooses available, away (with a reason) or offline."""
+        await self._known_agent(user_id)
+        await self._guard(self.engine.set_presence(str(user_id), presence, reason))
+
+    async def accept(self, user_id: int, reservation_id: str) -> Task:
+        """The agent accepts their own offer; a second accept is a Conflict."""
+        await self._own_reservation(user_id, reservation_id)
+        return await self._guard(self.engine.accept(reservation_id))
+
+    async def reject(self, user_id: int, reservation_id: str) -> None:
+        """The agent declines their own offer."""
+        await self._own_reservation(user_id, reservation_id)
+        await self._guard(self.engine.reject(reservation_id))
+
+    async def complete(self, user_id: int, task_id: str, *, supervisor: bool = False) -> None:
+        """The agent ends the contact; wrap-up starts."""
+        await self._own_task(user_id, task_id, supervisor)
+        await self._guard(self.engine.complete(task_id))
+
+    async def end_wrap_up(self, user_id: int, task_id: str, *, supervisor: bool = False) -> None:
+        """The agent is done with after-contact work."""
+        await self._own_task(user_id, task_id, supervisor)
+        await self._guard(self.engine.end_wrap_up(task_id))
+
+    async def transfer(
+        self,
+        user_id: int,
+        task_id: str,
+        *,
+        queue: str | None = None,
+        agent_id: int | None = None,
+        note: str = "",
+        supervisor: bool = False,
+    ) -> None:
+        """Hand the contact to another queue or agent, with a note."""
+        await self._own_task(user_id, task_id, supervisor)
+        await self._guard(
+            self.engine.transfer(
+                task_id, queue=queue, agent_id=str(agent_id) if agent_id else None, note=note
+            )
+        )
+
+    async def cancel(self, task_id: str, reason: str) -> None:
+        """The customer left (hung up, closed the chat) while waiting."""
+        await self._guard(self.engine.cancel(task_id, reason))
+
+    # views ---------------------------------------------------------------------------------------------------
+
+    async def agent_view(self, user_id: int) -> dict[str, Any]:
+        """An agent's routing state: presence, current tasks, open offer."""
+        await self._known_agent(user_id)
+        agent = await self._guard(self.engine.store.get_agent(str(user_id)))
+        return {
+            "agent_id": user_id,
+            "presence": agent.presence.value,
+            "reason": agent.away_reason,
+            "tasks": agent.tasks,
+            "offer": agent.offer,
+            "idle_since": _iso(agent.idle_since),
+        }
+
+    async def queue_view(self) -> list[dict[str, Any]]:
+        """Per queue: waiting count, longest wait, and this process's counters since start."""
+        now = self.clock.now().timestamp()
+        views = []
+        for config in await self.engine.store.queues():
+            waiting = await self.engine.store.waiting(config.name)
+            figures = self.statistics.queues.get(config.name)
+            views.append(
+                {
+                    "queue": config.name,
+                    "waiting": len(waiting),
+                    "longest_wait_seconds": round(max((now - t.created_at for t in waiting), default=0.0), 1),
+                    "target_service_level": config.target_service_level,
+                    "target_seconds": config.target_seconds,
+                    **({k: v for k, v in asdict(figures).items()} if figures else {}),
+                    "service_level": figures.service_level if figures else None,
+                    "average_speed_of_answer": figures.average_speed_of_answer if figures else None,
+                    "average_handle_time": figures.average_handle_time if figures else None,
+                }
+            )
+        return views
+
+    # internals -----------------------------------------------------------------------------------------------
+
+    async def _configure(self, row: Queue) -> None:
+        config = queue_config(row)
+        self._targets[config.name] = config.target_seconds
+        await self.engine.configure_queue(config)
+
+    def _target_seconds(self, queue: str) -> float:
+        return self._targets.get(queue, 20.0)
+
+    async def _guard(self, step: Any) -> Any:
+        """Routing errors become domain errors (409 for a step that no longer applies, 404 for unknown ids)."""
+        try:
+            return await step
+        except RoutingConflict as exc:
+            raise Conflict(str(exc)) from None
+        except RoutingError as exc:
+            raise NotFound(str(exc)) from None
+
+    async def _known_agent(self, user_id: int) -> None:
+        """Users created while this process runs (by another process or the CLI) are loaded on first use."""
+        try:
+            await self.engine.store.get_agent(str(user_id))
+        except RoutingError:
+            await self.sync_agent(user_id)
+
+    async def _own_reservation(self, user_id: int, reservation_id: str) -> None:
+        reservation = await self._guard(self.engine.store.get_reservation(reservation_id))
+        if reservation.agent_id != str(user_id):
+            raise PermissionDenied("this offer was made to another agent")
+
+    async def _own_task(self, user_id: int, task_id: str, supervisor: bool) -> None:
+        task = await self._guard(self.engine.store.get_task(task_id))
+        if task.agent_id != str(user_id) and not supervisor:
+            raise PermissionDenied("this contact is handled by another agent")
+
+    async def _tick_forever(self, interval: float) -> None:
+        sweep_every, count = max(1, int(5 / interval)), 0
+        while True:
+            try:
+                await self.engine.tick()
+                count += 1
+                if count % sweep_every == 0:
+                    await self._resubmit_pending()
+            except Exception:
+                log.exception("routing tick failed")
+            await asyncio.sleep(interval)
+
+    async def _resubmit_pending(self) -> None:
+        """Conversations stored but never queued (the process died in between) are queued now."""
+        cutoff = self.clock.now() - PENDING_GRACE
+        async with self.sessions() as db:
+            rows = (
+                await db.execute(
+                    select(Conversation)
+                    .where(Conversation.routing_state == "pending", Conversation.last_activity_at < cutoff)
+                    .limit(100)
+                )
+            ).scalars()
+            pending = [(c.id, c.channel, c.queue or DEFAULT_QUEUE, c.priority, c.language) for c in rows]
+        for conversation_id, channel, queue, priority, language in pending:
+            await self.route(
+                conversation_id, channel=channel, queue=queue, priority=priority, language=language
+            )
+
+    async def _write_events(self) -> None:
+        while True:
+            batch = [await self._pending.get()]
+            while not self._pending.empty() and len(batch) < 200:
+                batch.append(self._pending.get_nowait())
+            try:
+                await self._store(batch)
+                for event in batch:
+                    await self.bus.publish(f"routing.{event.kind}", _event_payload(event))
+            except Exception:
+                log.exception("could not store %d routing events", len(batch))
+            finally:
+                for _ in batch:
+                    self._pending.task_done()
+
+    async def _store(self, batch: list[RoutingEvent]) -> None:
+        async with self.sessions.begin() as db:
+            for event in batch:
+                at = datetime.fromtimestamp(event.at, UTC)
+                db.add(
+                    RoutingEventRecord(
+                        task_id=event.task_id,
+                        kind=event.kind,
+                        at=at,
+                        agent_id=int(event.agent_id) if event.agent_id else None,
+                        queue=event.queue,
+                        data=event.data,
+                    )
+                )
+                if event.task_id and event.kind in STATE_BY_EVENT:
+                    await _update_conversation(db, event, at)
+
+
+async def _update_conversation(db: AsyncSession, event: RoutingEvent, at: datetime) -> None:
+    conversation = (
+        await db.execute(select(Conversation).where(Conversation.task_id == event.task_id))
+    ).scalar_one_or_none()
+    if conversation is None:
+        return
+    conversation.routing_state = STATE_BY_EVENT[event.kind]
+    if event.queue:
+        conversation.queue = event.queue
+    if event.kind == "task.accepted":
+        conversation.agent_id = int(event.agent_id) if event.agent_id else None
+        conversation.answered_at, conversation.wait_seconds = at, event.data.get("wait")
+    elif event.kind == "task.wrapped":
+        conversation.handle_seconds, conversation.ended_at = event.data.get("handle"), at
+    elif event.kind in ("task.abandoned", "task.fell_back"):
+        conversation.ended_at, conversation.wait_seconds = at, event.data.get("wait")
+
+
+def _event_payload(event: RoutingEvent) -> dict[str, Any]:
+    return {
+        "kind": event.kind,
+        "at": _iso(event.at),
+        "task_id": event.task_id,
+        "agent_id": event.agent_id,
+        "queue": event.queue,
+        "data": event.data,
+    }
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat()
