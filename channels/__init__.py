@@ -1,0 +1,1 @@
+"""Channel adapters: each turns the outside world's format into the core's InboundContact and sends replies."""

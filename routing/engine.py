@@ -127,7 +127,7 @@ class RoutingEngine:
         )
 
     async def tick(self) -> None:
-        """Apply what time brought (timeouts, wrap-up ends, escalations), then offer whatever can be offered."""
+        """Apply what time brought (timeouts, wrap-up ends, escalations), then offer what can be offered."""
         await self._settle(await self.store.tick(self.clock()))
         await self._dispatch()
 

@@ -72,7 +72,7 @@ class EscalationStep:
 
 @dataclass(frozen=True)
 class Fallback:
-    """What happens at the maximum wait: move to another queue, or leave routing for voicemail/callback/ticket."""
+    """At the maximum wait: move to another queue, or leave routing (voicemail, callback, ticket)."""
 
     action: str  # "queue", "voicemail", "callback" or "ticket"
     queue: str | None = None

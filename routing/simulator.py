@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from routing.engine import NewTask, RoutingEngine
-from routing.model import AgentProfile, EscalationStep, Presence, QueueConfig, RoutingEvent, Strategy, TaskState
+from routing.model import (
+    AgentProfile,
+    EscalationStep,
+    Presence,
+    QueueConfig,
+    RoutingEvent,
+    Strategy,
+    TaskState,
+)
 from routing.stores.memory import MemoryStore
 
 
@@ -89,7 +97,8 @@ class Result:
             "asa_seconds": round(self.total_wait / self.answered, 2) if self.answered else None,
             "abandon_rate": round(self.abandoned / settled, 4) if settled else None,
             "occupancy": round(self.total_handle / (self.agents * self.measured_seconds), 4)
-            if self.agents and self.measured_seconds else None,
+            if self.agents and self.measured_seconds
+            else None,
             "agents": self.agents,
         }
 
@@ -107,7 +116,7 @@ class Simulation:
 
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
-        self.rng = random.Random(scenario.seed)
+        self.rng = random.Random(scenario.seed)  # noqa: S311 (a simulation, not security)
         self.now = 0.0
         self.engine = RoutingEngine(MemoryStore(), lambda: self.now)
         self.engine.subscribe(self._on_event)
@@ -117,8 +126,12 @@ class Simulation:
         self._agents: dict[str, AgentProfile] = {}
         self._ids = itertools.count()
         self.result = Result()
-        self._warmup = scenario.warmup_hours if scenario.warmup_hours is not None else min(1.0, scenario.hours / 10)
-        self._needs_ticks = any(q.escalation or q.max_wait_seconds or q.wrap_up_seconds for q in scenario.queues)
+        self._warmup = (
+            scenario.warmup_hours if scenario.warmup_hours is not None else min(1.0, scenario.hours / 10)
+        )
+        self._needs_ticks = any(
+            q.escalation or q.max_wait_seconds or q.wrap_up_seconds for q in scenario.queues
+        )
 
     async def run(self, progress: Callable[[float], None] | None = None) -> Result:
         """Simulate until the end; `progress` gets the share done (0-1) now and then."""
@@ -127,8 +140,13 @@ class Simulation:
             await self.engine.configure_queue(queue)
         for group in self.scenario.groups:
             for n in range(group.count):
-                profile = AgentProfile(f"{group.name}-{n}", dict(group.skills), frozenset(group.languages),
-                                       dict(group.capacity), frozenset(group.queues) if group.queues else None)
+                profile = AgentProfile(
+                    f"{group.name}-{n}",
+                    dict(group.skills),
+                    frozenset(group.languages),
+                    dict(group.capacity),
+                    frozenset(group.queues) if group.queues else None,
+                )
                 self._agents[profile.id] = profile
                 await self.engine.register_agent(profile)
                 await self.engine.set_presence(profile.id, Presence.AVAILABLE)
@@ -161,9 +179,12 @@ class Simulation:
             task_id = f"c{next(self._ids)}"
             self._contacts[task_id] = _Contact(stream, self.now)
             if stream.patience_seconds:
-                self._schedule(self.now + self.rng.expovariate(1 / stream.patience_seconds), self._abandon(task_id))
+                self._schedule(
+                    self.now + self.rng.expovariate(1 / stream.patience_seconds), self._abandon(task_id)
+                )
             self._schedule(self._next_arrival_time(stream), self._arrival(stream))
             await self.engine.submit(NewTask(task_id, stream.channel, stream.queue))
+
         return arrive
 
     def _abandon(self, task_id: str) -> Callable[[], Awaitable[None]]:
@@ -171,12 +192,14 @@ class Simulation:
             task = await self.engine.store.get_task(task_id)
             if task.state in (TaskState.QUEUED, TaskState.RESERVED):
                 await self.engine.cancel(task_id, "caller hung up")
+
         return hang_up
 
     def _tick(self) -> Callable[[], Awaitable[None]]:
         async def tick() -> None:
             await self.engine.tick()
             self._schedule(self.now + 1.0, self._tick())
+
         return tick
 
     def _on_event(self, event: RoutingEvent) -> None:
@@ -232,17 +255,30 @@ class Simulation:
                 self.result.offered += 1
 
 
-def single_queue(agents: int, arrivals_per_hour: float, aht_seconds: float, *, target_seconds: float = 20,
-                 hours: float = 8, seed: int = 1, patience_seconds: float | None = None,
-                 distribution: str = "exponential") -> Scenario:
+def single_queue(
+    agents: int,
+    arrivals_per_hour: float,
+    aht_seconds: float,
+    *,
+    target_seconds: float = 20,
+    hours: float = 8,
+    seed: int = 1,
+    patience_seconds: float | None = None,
+    distribution: str = "exponential",
+) -> Scenario:
     """One queue, one skill, identical agents: the Erlang C (or A, with patience) situation."""
-    queue = QueueConfig("main", skills={"main": 1}, target_seconds=target_seconds, wrap_up_seconds=0,
-                        missed_offers_limit=0)
+    queue = QueueConfig(
+        "main", skills={"main": 1}, target_seconds=target_seconds, wrap_up_seconds=0, missed_offers_limit=0
+    )
     return Scenario(
         queues=[queue],
         groups=[AgentGroup("agent", agents, {"main": 5})],
-        streams=[Stream("main", arrivals_per_hour, aht_seconds, distribution, patience_seconds=patience_seconds)],
-        hours=hours, seed=seed, target_seconds=target_seconds,
+        streams=[
+            Stream("main", arrivals_per_hour, aht_seconds, distribution, patience_seconds=patience_seconds)
+        ],
+        hours=hours,
+        seed=seed,
+        target_seconds=target_seconds,
     )
 
 
@@ -251,26 +287,44 @@ def load_scenario(path: Path, **overrides: Any) -> Scenario:
     data = json.loads(path.read_text())
     queues = [
         QueueConfig(
-            name=q["name"], skills=q.get("skills", {}), language=q.get("language"),
+            name=q["name"],
+            skills=q.get("skills", {}),
+            language=q.get("language"),
             strategy=Strategy(q.get("strategy", "longest_idle")),
             target_seconds=q.get("target_seconds", data.get("target_seconds", 20)),
             escalation=tuple(EscalationStep(**s) for s in q.get("escalation", [])),
-            max_wait_seconds=q.get("max_wait_seconds"), wrap_up_seconds=q.get("wrap_up_seconds", 0),
+            max_wait_seconds=q.get("max_wait_seconds"),
+            wrap_up_seconds=q.get("wrap_up_seconds", 0),
             missed_offers_limit=0,
         )
         for q in data["queues"]
     ]
-    groups = [AgentGroup(g["name"], g["count"], g.get("skills", {}), tuple(g.get("languages", ["en"])),
-                         g.get("capacity", {"voice": 1}), tuple(g["queues"]) if g.get("queues") else None)
-              for g in data["groups"]]
+    groups = [
+        AgentGroup(
+            g["name"],
+            g["count"],
+            g.get("skills", {}),
+            tuple(g.get("languages", ["en"])),
+            g.get("capacity", {"voice": 1}),
+            tuple(g["queues"]) if g.get("queues") else None,
+        )
+        for g in data["groups"]
+    ]
     streams = [Stream(**s) for s in data["streams"]]
-    fields = {k: data[k] for k in ("hours", "warmup_hours", "seed", "unskilled_factor", "target_seconds")
-              if k in data}
+    fields = {
+        k: data[k]
+        for k in ("hours", "warmup_hours", "seed", "unskilled_factor", "target_seconds")
+        if k in data
+    }
     return Scenario(queues=queues, groups=groups, streams=streams, **{**fields, **overrides})
 
 
 async def simulate(scenario: Scenario, progress: Callable[[float], None] | None = None) -> dict[str, Any]:
     """Run a scenario and return its summary figures."""
     result = await Simulation(scenario).run(progress)
-    return {**result.summary(), "hours": scenario.hours, "seed": scenario.seed,
-            "scenario": {"streams": [asdict(s) for s in scenario.streams]}}
+    return {
+        **result.summary(),
+        "hours": scenario.hours,
+        "seed": scenario.seed,
+        "scenario": {"streams": [asdict(s) for s in scenario.streams]},
+    }

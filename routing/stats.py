@@ -105,8 +105,9 @@ class LiveStatistics:
             idle += clock.idle + (elapsed if not clock.handling and clock.presence == "available" else 0.0)
         return busy / (busy + idle) if busy + idle else None
 
-    def _agent_change(self, agent_id: str | None, at: float, *, handling: int = 0,
-                      presence: str | None = None) -> None:
+    def _agent_change(
+        self, agent_id: str | None, at: float, *, handling: int = 0, presence: str | None = None
+    ) -> None:
         if agent_id is None:
             return
         clock = self._agents.setdefault(agent_id, _AgentClock(since=at))

@@ -59,7 +59,7 @@ class RoutingStore(Protocol):
         """The agent declines; the task keeps its place and goes to another agent."""
 
     async def cancel(self, task_id: str, reason: str, now: float) -> list[RoutingEvent]:
-        """The customer left while waiting (abandoned) or the task was withdrawn; open offers are withdrawn."""
+        """The customer left while waiting (abandoned); any open offer is withdrawn."""
 
     async def complete(self, task_id: str, now: float) -> list[RoutingEvent]:
         """The contact ended: the agent goes into wrap-up for this task (after-contact work)."""
@@ -79,7 +79,7 @@ class RoutingStore(Protocol):
         """Move an assigned task to another queue or agent, keeping its history."""
 
     async def tick(self, now: float) -> list[RoutingEvent]:
-        """Time-driven changes: offers that timed out, wrap-ups that ended, escalation steps, maximum waits."""
+        """Time-driven changes: offer timeouts, wrap-up ends, escalation steps, maximum waits."""
 
     async def get_task(self, task_id: str) -> Task:
         """One task."""

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import bisect
 import heapq
-import itertools
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -24,6 +22,7 @@ from routing.model import (
     TaskState,
 )
 from routing.store import Conflict, UnknownAgent, UnknownQueue, UnknownTask
+from routing.stores.lines import WaitingLines
 
 SCAN_LIMIT = 2000
 
@@ -42,21 +41,19 @@ class MemoryStore:
         self._agents: dict[str, Agent] = {}
         self._tasks: dict[str, Task] = {}
         self._reservations: dict[str, Reservation] = {}
-        self._lines: dict[str, list[tuple[float, int, str]]] = {}
-        self._entry: dict[str, tuple[float, int]] = {}
-        self._seq = itertools.count()
+        self._lines = WaitingLines()
         self._ready: set[str] = set()
         self._by_skill: dict[str, set[str]] = {}
         self._offer_due: list[tuple[float, str]] = []
         self._wrap_due: list[tuple[float, str]] = []
         self._deadlines: list[tuple[float, int, str]] = []
 
-    # configuration -------------------------------------------------------------------------------------------
+    # configuration --------------------------------------------------------------------------------
 
     async def put_queue(self, config: QueueConfig) -> None:
         """Create or replace a queue's configuration."""
         self._queues[config.name] = config
-        self._lines.setdefault(config.name, [])
+        self._lines.configure(config.name, config.skills)
 
     async def put_agent(self, profile: AgentProfile, now: float) -> list[RoutingEvent]:
         """Create an agent (offline) or replace its profile."""
@@ -72,7 +69,7 @@ class MemoryStore:
             self._by_skill.setdefault(skill, set()).add(profile.id)
         return [RoutingEvent("agent.updated", now, agent_id=profile.id)]
 
-    # presence ------------------------------------------------------------------------------------------------
+    # presence -------------------------------------------------------------------------------------
 
     async def set_presence(
         self, agent_id: str, presence: Presence, reason: str | None, now: float
@@ -106,7 +103,7 @@ class MemoryStore:
             )
         ]
 
-    # tasks ---------------------------------------------------------------------------------------------------
+    # tasks ----------------------------------------------------------------------------------------
 
     async def submit(self, task: Task, now: float) -> list[RoutingEvent]:
         """Queue a new task; the same id twice changes nothing."""
@@ -197,7 +194,7 @@ class MemoryStore:
         return self._release_offer(reservation, ReservationState.REJECTED, now, decline=True)
 
     async def cancel(self, task_id: str, reason: str, now: float) -> list[RoutingEvent]:
-        """The customer left while waiting (abandoned); any open offer is withdrawn. Finished tasks: no change."""
+        """The customer left while waiting (abandoned); any open offer is withdrawn; finished: no change."""
         task = self._task(task_id)
         if task.state in FINAL_STATES:
             return []
@@ -207,14 +204,15 @@ class MemoryStore:
         if task.state is TaskState.RESERVED and task.reservation_id:
             events += self._withdraw(self._reservations[task.reservation_id], now, reason)
         self._end(task, TaskState.ABANDONED, reason, now)
-        return events + [
+        return [
+            *events,
             RoutingEvent(
                 "task.abandoned",
                 now,
                 task_id=task.id,
                 queue=task.queue,
                 data={"reason": reason, "wait": now - task.created_at, "channel": task.channel},
-            )
+            ),
         ]
 
     async def complete(self, task_id: str, now: float) -> list[RoutingEvent]:
@@ -323,7 +321,7 @@ class MemoryStore:
             ):
                 events += self._finish_wrap_up(task, now)
         while self._deadlines and self._deadlines[0][0] <= now:
-            due, version, task_id = heapq.heappop(self._deadlines)
+            _, version, task_id = heapq.heappop(self._deadlines)
             task = self._tasks[task_id]
             if task.state in (TaskState.QUEUED, TaskState.RESERVED) and version == task.attributes.get(
                 "_deadline_version"
@@ -331,7 +329,7 @@ class MemoryStore:
                 events += self._escalate(task, now)
         return events
 
-    # reads ---------------------------------------------------------------------------------------------------
+    # reads ----------------------------------------------------------------------------------------
 
     async def get_task(self, task_id: str) -> Task:
         """One task."""
@@ -351,7 +349,7 @@ class MemoryStore:
     async def waiting(self, queue: str) -> list[Task]:
         """Tasks waiting in a queue, in serving order."""
         self._queue(queue)
-        return [self._tasks[task_id] for _, _, task_id in self._lines[queue]]
+        return [self._tasks[task_id] for task_id in self._lines.line(queue)]
 
     async def agents(self) -> list[Agent]:
         """Every agent."""
@@ -365,7 +363,7 @@ class MemoryStore:
         """Every task this store knows, finished ones included."""
         return list(self._tasks.values())
 
-    # internals -----------------------------------------------------------------------------------------------
+    # internals ------------------------------------------------------------------------------------
 
     def _agent(self, agent_id: str) -> Agent:
         agent = self._agents.get(agent_id)
@@ -392,38 +390,18 @@ class MemoryStore:
             self._ready.discard(agent.id)
 
     def _enter_lines(self, task: Task) -> None:
-        """Put the task in the line of each of its targets' queues, keeping its place if it had one."""
-        kept = self._entry.get(task.id)
-        self._leave_lines(task)
-        entry = (policies.score(task, self.aging_seconds), kept[1] if kept else next(self._seq))
-        self._entry[task.id] = entry
-        for queue in {t.queue for t in task.targets}:
-            bisect.insort(self._lines.setdefault(queue, []), (*entry, task.id))
+        self._lines.enter(task, policies.score(task, self.aging_seconds))
 
     def _leave_lines(self, task: Task) -> None:
-        entry = self._entry.pop(task.id, None)
-        if entry is None:
-            return
-        item = (*entry, task.id)
-        for line in self._lines.values():
-            index = bisect.bisect_left(line, item)
-            if index < len(line) and line[index] == item:
-                del line[index]
+        self._lines.leave(task.id)
 
     def _waiting_for(self, agent: Agent | None) -> Iterator[Task]:
-        """Queued tasks in serving order across the agent's queues (all queues for None), at most SCAN_LIMIT."""
-        names = (
-            self._lines.keys()
-            if agent is None or agent.profile.queues is None
-            else [q for q in agent.profile.queues if q in self._lines]
-        )
-        seen: set[str] = set()
-        for count, (_, _, task_id) in enumerate(heapq.merge(*(self._lines[n] for n in names))):
-            if count >= SCAN_LIMIT:
-                return
-            if task_id in seen:
-                continue
-            seen.add(task_id)
+        """Queued tasks in serving order across the agent's queues (all queues for None)."""
+        if agent is None:
+            task_ids = self._lines.merged(limit=SCAN_LIMIT)
+        else:
+            task_ids = self._lines.merged(agent.profile.queues, agent.profile.skills, limit=SCAN_LIMIT)
+        for task_id in task_ids:
             task = self._tasks[task_id]
             if task.state is TaskState.QUEUED:
                 yield task
@@ -611,12 +589,13 @@ class MemoryStore:
             return events
         action = fallback.action if fallback is not None else "none"
         self._end(task, TaskState.FELL_BACK, action, now)
-        return events + [
+        return [
+            *events,
             RoutingEvent(
                 "task.fell_back",
                 now,
                 task_id=task.id,
                 queue=task.queue,
                 data={"action": action, "wait": now - task.created_at, "channel": task.channel},
-            )
+            ),
         ]

@@ -1,0 +1,197 @@
+"""Routing decisions per second with 1,000 agents, 50 skills and 10,000 waiting tasks.
+
+A decision is one `store.offer(...)` call for an agent who has just freed up: it picks that agent's best task
+among the 10,000 waiting (priority, then age) and reserves it atomically. The loop keeps the floor busy: an
+agent finishes, the decision gives them their next task, they accept, and a new contact arrives.
+
+For Redis the same loop runs on the Redis store, and beside it a plain sequential EVALSHA loop of a trivial
+script with the same client: the physical limit of one round trip per decision.
+
+    python bench/routing.py --json                       # both stores
+    python bench/routing.py --store memory --decisions 50000
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# This script is named like the package it measures: keep its own folder off the import path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import time
+import uuid
+from typing import Any
+
+from routing.model import AgentProfile, Presence, QueueConfig, Target, Task
+from routing.stores.memory import MemoryStore
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+class Floor:
+    """A contact centre floor for the benchmark: queues per skill, agents, and a stream of tasks."""
+
+    def __init__(self, store: Any, agents: int, skills: int, seed: int) -> None:
+        self.store, self.rng = store, random.Random(seed)
+        self.skills = [f"skill{n}" for n in range(skills)]
+        self.agents = [f"agent{n}" for n in range(agents)]
+        self.now, self.serial = 1_000_000.0, 0
+
+    async def build(self, waiting: int) -> None:
+        for skill in self.skills:
+            await self.store.put_queue(
+                QueueConfig(
+                    skill,
+                    skills={skill: 1},
+                    wrap_up_seconds=0,
+                    offer_timeout_seconds=3600,
+                    missed_offers_limit=0,
+                )
+            )
+        for agent_id in self.agents:
+            skills = {s: self.rng.randint(3, 10) for s in self.rng.sample(self.skills, 5)}
+            await self.store.put_agent(
+                AgentProfile(agent_id, skills, frozenset({"en"}), {"voice": 1}), self.now
+            )
+        for agent_id in self.agents:
+            await self.store.set_presence(agent_id, Presence.AVAILABLE, None, self.now)
+        log(f"  submitting {len(self.agents) + waiting:,} tasks")
+        for n in range(len(self.agents) + waiting):
+            await self.submit()
+            if n % 2000 == 0:
+                log(f"    {n:,}")
+        busy = 0
+        for agent_id in self.agents:  # fill every agent so that the waiting tasks stay waiting
+            events = await self.store.offer(self.now, agent_id=agent_id)
+            if events:
+                await self.store.accept(events[0].data["reservation_id"], self.now)
+                busy += 1
+        log(f"  {busy:,} agents busy")
+
+    async def submit(self) -> None:
+        self.serial += 1
+        self.now += 0.001
+        skill = self.rng.choice(self.skills)
+        task = Task(
+            id=f"t{self.serial}",
+            channel="voice",
+            queue=skill,
+            created_at=self.now,
+            targets=[Target(skill, {skill: self.rng.randint(1, 5)})],
+            priority=self.rng.choice([0, 0, 0, 1]),
+        )
+        await self.store.submit(task, self.now)
+
+    async def finish_someone(self) -> str:
+        """A random busy agent finishes their contact."""
+        while True:
+            agent = await self.store.get_agent(self.rng.choice(self.agents))
+            if agent.tasks and agent.offer is None:
+                task_id = next(iter(agent.tasks))
+                self.now += 0.001
+                await self.store.complete(task_id, self.now)
+                return agent.id
+
+
+async def measure(
+    store: Any, agents: int, skills: int, waiting: int, decisions: int, seed: int
+) -> dict[str, Any]:
+    floor = Floor(store, agents, skills, seed)
+    await floor.build(waiting)
+    latencies = []
+    log(f"  measuring {decisions:,} decisions")
+    for n in range(decisions):
+        agent_id = await floor.finish_someone()
+        began = time.perf_counter()
+        events = await store.offer(floor.now, agent_id=agent_id)
+        latencies.append(time.perf_counter() - began)
+        if events:
+            await store.accept(events[0].data["reservation_id"], floor.now)
+        await floor.submit()
+        if n and n % max(1, decisions // 10) == 0:
+            log(f"    {n:,}")
+    total = sum(latencies)
+    return {
+        "decisions": decisions,
+        "decisions_per_second": round(decisions / total),
+        "p50_ms": round(percentile(latencies, 0.50) * 1000, 4),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 4),
+        "mean_ms": round(statistics.fmean(latencies) * 1000, 4),
+    }
+
+
+async def evalsha_baseline(client: Any, calls: int) -> dict[str, Any]:
+    """A bare sequential EVALSHA loop: one round trip per call, nothing else."""
+    sha = await client.script_load("return redis.call('INCR', KEYS[1])")
+    key = f"bench:{uuid.uuid4().hex}"
+    latencies = []
+    for _ in range(calls):
+        began = time.perf_counter()
+        await client.evalsha(sha, 1, key)
+        latencies.append(time.perf_counter() - began)
+    await client.delete(key)
+    return {
+        "calls_per_second": round(calls / sum(latencies)),
+        "p50_ms": round(percentile(latencies, 0.5) * 1000, 4),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 4),
+    }
+
+
+async def run_redis(args: argparse.Namespace) -> dict[str, Any]:
+    import redis.asyncio as aioredis
+    from routing.stores.redis import RedisStore
+
+    client = aioredis.from_url(args.redis_url)
+    prefix = f"bench:routing:{uuid.uuid4().hex}:"
+    try:
+        store = RedisStore(client, prefix=prefix)
+        result = await measure(store, args.agents, args.skills, args.tasks, args.decisions, args.seed)
+        log("  measuring the bare EVALSHA loop")
+        baseline = await evalsha_baseline(client, args.decisions)
+        result["evalsha_baseline"] = baseline
+        result["ratio_to_evalsha"] = round(result["decisions_per_second"] / baseline["calls_per_second"], 3)
+        return result
+    finally:
+        async for key in client.scan_iter(match=f"{prefix}*", count=1000):
+            await client.delete(key)
+        await client.aclose()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--store", choices=["memory", "redis", "both"], default="both")
+    parser.add_argument("--agents", type=int, default=1000)
+    parser.add_argument("--skills", type=int, default=50)
+    parser.add_argument("--tasks", type=int, default=10_000, help="tasks kept waiting")
+    parser.add_argument("--decisions", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
+    parser.add_argument("--json", action="store_true", help="print only the JSON result")
+    args = parser.parse_args()
+    results: dict[str, Any] = {"agents": args.agents, "skills": args.skills, "waiting_tasks": args.tasks}
+    if args.store in ("memory", "both"):
+        log("memory store")
+        results["memory"] = await measure(
+            MemoryStore(), args.agents, args.skills, args.tasks, args.decisions, args.seed
+        )
+    if args.store in ("redis", "both"):
+        log("redis store")
+        results["redis"] = await run_redis(args)
+    print(json.dumps(results, indent=None if args.json else 2))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
