@@ -1,0 +1,38 @@
+"""What every command shares: settings (a clear error when malformed), running a coroutine, logging."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+import click
+
+from contact_center.settings import Settings, SettingsError, load_settings
+
+T = TypeVar("T")
+
+
+def settings_or_exit(**overrides: Any) -> Settings:
+    """The settings, or a click error listing each malformed variable."""
+    try:
+        return load_settings(**overrides)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine; a domain error becomes a one-line click error, not a traceback."""
+    from contact_center.errors import DomainError
+
+    try:
+        return asyncio.run(factory())
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+def configure_logging(settings: Settings) -> None:
+    """Log at the configured level (Alembic's chatter kept to warnings)."""
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)

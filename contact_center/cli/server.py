@@ -1,0 +1,110 @@
+"""Running the application: serve, demo, migrate."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+
+from contact_center.cli.common import configure_logging, run_async, settings_or_exit
+from contact_center.settings import Settings
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
+def serve(host: str, port: int) -> None:
+    """Run the application (migrates an embedded SQLite database; refuses an unmigrated other one)."""
+    settings = settings_or_exit()
+    configure_logging(settings)
+    _serve(settings, host, port)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
+@click.option(
+    "--customers",
+    default=60,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="How many demo customers to create on first start.",
+)
+def demo(host: str, port: int, customers: int) -> None:
+    """Run with demo data (agents, supervisors, customers with orders, queues) on embedded defaults."""
+    settings = settings_or_exit()
+    if not settings.database_url:
+        settings = settings_or_exit(data_dir=settings.data_dir / "demo")
+    configure_logging(settings)
+    from contact_center.app import ensure_schema
+    from contact_center.customers.context import CustomerContext
+    from contact_center.db.engine import create_engine, session_factory
+    from contact_center.demo.seed import DEMO_PASSWORD, demo_logins, seed_demo
+
+    async def seed() -> bool:
+        await ensure_schema(settings)
+        engine = create_engine(settings.effective_database_url)
+        try:
+            ctx = CustomerContext(default_region=settings.default_region, value_model=settings.value_model)
+            return await seed_demo(session_factory(engine), ctx, customers)
+        finally:
+            await engine.dispose()
+
+    created = run_async(seed)
+    base = f"http://{'localhost' if host in {'127.0.0.1', '0.0.0.0', '::'} else host}:{port}"  # noqa: S104
+    click.echo(
+        f"\nContact centre demo ({'new demo data' if created else 'existing demo data'}: "
+        f"{settings.effective_database_url})"
+    )
+    click.echo(f"  Start page     {base}/")
+    click.echo(f"  API            {base}/api/openapi.json")
+    click.echo(f"  Health         {base}/healthz")
+    click.echo(f"  Metrics        {base}/metrics")
+    click.echo(f"\nLogins (password for all: {DEMO_PASSWORD}):")
+    for login in demo_logins():
+        click.echo(f"  {login.username:<10} {login.role:<11} {login.description}")
+    click.echo("")
+    _serve(settings, host, port)
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    from aiohttp import web
+
+    from contact_center.app import DatabaseNotMigrated, create_app, ensure_schema
+
+    try:
+        asyncio.run(ensure_schema(settings))
+    except DatabaseNotMigrated as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot reach the database: {exc}") from None
+    web.run_app(
+        create_app(settings),
+        host=host,
+        port=port,
+        access_log=None,
+        print=lambda text: click.echo(text, err=True),
+    )
+
+
+@click.command()
+def migrate() -> None:
+    """Apply database migrations up to the newest (CC_DATABASE_URL, or the embedded SQLite file)."""
+    settings = settings_or_exit()
+    from contact_center.db.engine import create_engine
+    from contact_center.db.migrate import current_revision, head_revision, upgrade
+
+    async def run() -> tuple[str | None, str | None]:
+        engine = create_engine(settings.effective_database_url)
+        try:
+            before = await current_revision(engine)
+            await upgrade(engine)
+            return before, await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    before, after = run_async(run)
+    if before == after:
+        click.echo(f"Already at the newest revision ({head_revision()}).")
+    else:
+        click.echo(f"Migrated from {before or 'an empty database'} to {after}.")
