@@ -1,1 +1,1 @@
-"""Channel adapters: each turns the outside world's format into the core's InboundContact and sends replies."""
+"""Channel adapters: each turns its channel's format into the core's InboundContact and sends replies."""

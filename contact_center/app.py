@@ -55,7 +55,7 @@ class DatabaseNotMigrated(RuntimeError):
 def create_app(
     settings: Settings, *, clock: Clock | None = None, tick_interval: float | None = 0.5
 ) -> web.Application:
-    """The whole application for these settings; `tick_interval=None` leaves routing's timers to the caller."""
+    """The whole application; with `tick_interval=None` the caller drives routing's timers (tests)."""
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=[metrics_middleware, error_middleware, auth_middleware],

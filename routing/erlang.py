@@ -1,18 +1,7 @@
-"""Staffing mathematics: Erlang C (M/M/N), Erlang A (M/M/N+M: callers who abandon) and staffing tables.
+"""Erlang C (M/M/N): probability of waiting, service level, speed of answer and staffing; input checks.
 
-Conventions: arrivals per hour, times in seconds, load in Erlangs (A = arrivals per second x AHT). "Service
-level" is a fraction in [0, 1]. Erlang A assumes exponential patience with mean `patience_seconds`.
-
-Erlang A is computed exactly, not approximated: the stationary distribution of the birth-death chain (death
-rate k*mu up to N agents, N*mu + (k - N)*theta above) is summed in log space until the remaining mass is below
-1e-19 of the peak, and the waiting-time figures come from the density of the offered wait V (the wait of a
-caller who would never give up). Summed over the states an arrival can find, that density has the closed form
-
-    f_V(s) = pi_N * N*mu * exp(-N*mu*s + (lambda/theta) * (1 - exp(-theta*s)))      for s > 0,
-
-(Garnett, Mandelbaum and Reiman 2002; Mandelbaum and Zeltyn) and the actual wait is W = min(V, patience), so
-P(answered within t) = P(no wait) + integral_0^t exp(-theta*s) f_V(s) ds, integrated by Gauss-Legendre
-quadrature on panels short enough that the integrand changes by only a few e-folds within each.
+Conventions shared by routing.erlang_a and routing.staffing: arrivals per hour, times in seconds, load in
+Erlangs (A = arrivals per second x AHT), service level a fraction in [0, 1].
 """
 
 from __future__ import annotations
@@ -26,9 +15,6 @@ from typing import Any
 
 SECONDS_PER_HOUR = 3600.0
 MAX_AGENTS = 10_000_000
-_NEGLIGIBLE_LOG = math.log(1e-19)  # states and tails below this fraction of the peak are dropped
-_MAX_STATES = 5_000_000
-_MAX_PANELS = 2_000_000
 
 
 class ServiceLevelDefinition(StrEnum):
@@ -43,7 +29,7 @@ class ServiceLevelDefinition(StrEnum):
 # ---------------------------------------------------------------- input checks
 
 
-def _number(name: str, value: Any, *, positive: bool = False) -> float:
+def check_number(name: str, value: Any, *, positive: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, Real):
         raise ValueError(f"{name} must be a number, got {value!r}")
     number = float(value)
@@ -53,39 +39,43 @@ def _number(name: str, value: Any, *, positive: bool = False) -> float:
     return number
 
 
-def _agents(agents: Any) -> int:
+def check_agents(agents: Any) -> int:
+    """A finite number (positive when asked), or ValueError naming the input."""
     if isinstance(agents, bool) or not isinstance(agents, int) or agents < 1:
         raise ValueError(f"agents must be a whole number of at least 1, got {agents!r}")
     return agents
 
 
-def _fraction(name: str, value: Any, *, allow_one: bool = False) -> float:
-    number = _number(name, value)
+def check_fraction(name: str, value: Any, *, allow_one: bool = False) -> float:
+    """A whole number of agents from 1 to MAX_AGENTS, or ValueError."""
+    number = check_number(name, value)
     if number <= 0 or number > 1 or (number == 1 and not allow_one):
         bounds = "(0, 1]" if allow_one else "(0, 1)"
         raise ValueError(f"{name} must be within {bounds}, got {value!r}")
     return number
 
 
-def _patience(value: Any) -> float:
+def check_patience(value: Any) -> float:
+    """A fraction in (0, 1) (or (0, 1] with allow_one), or ValueError naming the input."""
     if isinstance(value, Real) and not isinstance(value, bool) and value == math.inf:
         return math.inf
-    return _number("patience_seconds", value, positive=True)
+    return check_number("patience_seconds", value, positive=True)
 
 
 # ---------------------------------------------------------------- Erlang C
 
 
 def offered_load(arrivals_per_hour: float, aht_seconds: float) -> float:
+    """A mean patience in seconds: positive, infinity allowed; or ValueError."""
     """The offered load in Erlangs: arrivals per second times the average handle time."""
-    arrivals = _number("arrivals_per_hour", arrivals_per_hour)
-    aht = _number("aht_seconds", aht_seconds, positive=True)
+    arrivals = check_number("arrivals_per_hour", arrivals_per_hour)
+    aht = check_number("aht_seconds", aht_seconds, positive=True)
     return arrivals / SECONDS_PER_HOUR * aht
 
 
 def erlang_b(agents: int, load: float) -> float:
     """The blocking probability of a loss system (Erlang B), by the stable recursion over agents."""
-    n, a = _agents(agents), _number("load", load)
+    n, a = check_agents(agents), check_number("load", load)
     b = 1.0
     for k in range(1, n + 1):
         b = a * b / (k + a * b)
@@ -94,7 +84,7 @@ def erlang_b(agents: int, load: float) -> float:
 
 def erlang_c(agents: int, load: float) -> float:
     """The probability that a caller has to wait (Erlang C); 1.0 when the agents cannot carry the load."""
-    n, a = _agents(agents), _number("load", load)
+    n, a = check_agents(agents), check_number("load", load)
     if n <= a:
         return 1.0
     b = erlang_b(n, a)
@@ -103,9 +93,9 @@ def erlang_c(agents: int, load: float) -> float:
 
 def service_level(agents: int, load: float, aht_seconds: float, target_seconds: float) -> float:
     """The fraction of callers answered within the target (Erlang C); 0.0 when the queue grows without end."""
-    n, a = _agents(agents), _number("load", load)
-    aht = _number("aht_seconds", aht_seconds, positive=True)
-    t = _number("target_seconds", target_seconds)
+    n, a = check_agents(agents), check_number("load", load)
+    aht = check_number("aht_seconds", aht_seconds, positive=True)
+    t = check_number("target_seconds", target_seconds)
     if n <= a:
         return 0.0
     return 1.0 - erlang_c(n, a) * math.exp(-(n - a) * t / aht)
@@ -113,8 +103,8 @@ def service_level(agents: int, load: float, aht_seconds: float, target_seconds: 
 
 def average_speed_of_answer(agents: int, load: float, aht_seconds: float) -> float:
     """The mean wait in seconds over all callers (Erlang C); infinite when the queue grows without end."""
-    n, a = _agents(agents), _number("load", load)
-    aht = _number("aht_seconds", aht_seconds, positive=True)
+    n, a = check_agents(agents), check_number("load", load)
+    aht = check_number("aht_seconds", aht_seconds, positive=True)
     if n <= a:
         return math.inf
     return erlang_c(n, a) * aht / (n - a)
@@ -122,7 +112,7 @@ def average_speed_of_answer(agents: int, load: float, aht_seconds: float) -> flo
 
 def occupancy(agents: int, load: float) -> float:
     """The fraction of agent time spent handling calls (Erlang C), at most 1.0."""
-    n, a = _agents(agents), _number("load", load)
+    n, a = check_agents(agents), check_number("load", load)
     return min(1.0, a / n)
 
 
@@ -142,9 +132,9 @@ class ErlangCResult:
 def erlang_c_figures(agents: int, load: float, aht_seconds: float, target_seconds: float) -> ErlangCResult:
     """All Erlang C figures for the given agents."""
     return ErlangCResult(
-        agents=_agents(agents),
-        load=_number("load", load),
-        target_seconds=_number("target_seconds", target_seconds),
+        agents=check_agents(agents),
+        load=check_number("load", load),
+        target_seconds=check_number("target_seconds", target_seconds),
         p_wait=erlang_c(agents, load),
         service_level=service_level(agents, load, aht_seconds, target_seconds),
         asa_seconds=average_speed_of_answer(agents, load, aht_seconds),
@@ -161,20 +151,20 @@ def staffing(
 ) -> ErlangCResult:
     """The fewest agents (at least 1) reaching the service level (and occupancy cap) by Erlang C."""
     load = offered_load(arrivals_per_hour, aht_seconds)
-    target = _fraction("target_service_level", target_service_level)
-    cap = None if max_occupancy is None else _fraction("max_occupancy", max_occupancy, allow_one=True)
-    _number("target_seconds", target_seconds)
+    target = check_fraction("target_service_level", target_service_level)
+    cap = None if max_occupancy is None else check_fraction("max_occupancy", max_occupancy, allow_one=True)
+    check_number("target_seconds", target_seconds)
 
     def meets(n: int) -> bool:
         if cap is not None and occupancy(n, load) > cap:
             return False
         return service_level(n, load, aht_seconds, target_seconds) >= target
 
-    agents = _fewest_agents(meets, start=math.floor(load) + 1)
+    agents = fewest_agents(meets, start=math.floor(load) + 1)
     return erlang_c_figures(agents, load, aht_seconds, target_seconds)
 
 
-def _fewest_agents(meets: Callable[[int], bool], start: int) -> int:
+def fewest_agents(meets: Callable[[int], bool], start: int) -> int:
     """The smallest n >= 1 with meets(n), for a predicate that stays true once it holds; start - 1 fails."""
     low, high = start - 1, max(1, start)
     while not meets(high):
@@ -188,346 +178,3 @@ def _fewest_agents(meets: Callable[[int], bool], start: int) -> int:
         else:
             low = middle
     return high
-
-
-# ---------------------------------------------------------------- Erlang A
-
-
-def _gauss_legendre(order: int) -> tuple[tuple[float, float], ...]:
-    """Nodes on [-1, 1] and weights of the Gauss-Legendre rule (Newton on the Legendre recurrence)."""
-    rule = []
-    for i in range(1, order + 1):
-        x = math.cos(math.pi * (i - 0.25) / (order + 0.5))
-        for _ in range(100):
-            p_prev, p = 1.0, x
-            for k in range(2, order + 1):
-                p_prev, p = p, ((2 * k - 1) * x * p - (k - 1) * p_prev) / k
-            derivative = order * (x * p - p_prev) / (x * x - 1.0)
-            step = p / derivative
-            x -= step
-            if abs(step) < 1e-16:
-                break
-        rule.append((x, 2.0 / ((1.0 - x * x) * derivative * derivative)))
-    return tuple(rule)
-
-
-_GAUSS_12 = _gauss_legendre(12)
-
-
-@dataclass(frozen=True, slots=True)
-class ErlangAResult:
-    """The Erlang A figures for one number of agents; ASA is the mean wait of the answered callers."""
-
-    agents: int
-    load: float
-    patience_seconds: float
-    target_seconds: float
-    p_wait: float
-    p_abandon: float
-    service_level: float  # answered within the target / all offered callers
-    service_level_excluding_early_abandons: float  # answered within / (answered + abandoned after target)
-    asa_seconds: float
-    average_wait_seconds: float  # over all callers, the abandoned ones included
-    occupancy: float
-
-    def service_level_by(self, definition: ServiceLevelDefinition) -> float:
-        """The service level under the given definition."""
-        if definition == ServiceLevelDefinition.EXCLUDING_EARLY_ABANDONS:
-            return self.service_level_excluding_early_abandons
-        return self.service_level
-
-
-def erlang_a(
-    agents: int, load: float, aht_seconds: float, patience_seconds: float, target_seconds: float = 0.0
-) -> ErlangAResult:
-    """All Erlang A (M/M/N+M) figures for the given agents; infinite patience gives the Erlang C figures."""
-    n, a = _agents(agents), _number("load", load)
-    aht = _number("aht_seconds", aht_seconds, positive=True)
-    patience = _patience(patience_seconds)
-    t = _number("target_seconds", target_seconds)
-    if patience == math.inf or a == 0:
-        c = erlang_c_figures(n, a, aht, t)
-        level, asa = c.service_level, c.asa_seconds
-        return ErlangAResult(n, a, patience, t, c.p_wait, 0.0, level, level, asa, asa, c.occupancy)
-    return _ErlangAChain(n, a / aht, 1.0 / aht, 1.0 / patience).figures(t)
-
-
-class _ErlangAChain:
-    """The stationary M/M/N+M queue seen by an arriving caller (PASTA), truncated where it is negligible."""
-
-    def __init__(self, agents: int, arrival_rate: float, service_rate: float, abandon_rate: float) -> None:
-        self.n, self.lam, self.mu, self.theta = agents, arrival_rate, service_rate, abandon_rate
-        self.c = agents * service_rate  # the rate at which the queue moves when every agent is busy
-        load = arrival_rate / service_rate
-        below = []  # log weights of states N-1, N-2, ... relative to state N
-        log_w, peak = 0.0, 0.0
-        for k in range(agents, 0, -1):
-            log_w += math.log(k / load)
-            below.append(log_w)
-            peak = max(peak, log_w)
-            if k - 1 < load and log_w < peak + _NEGLIGIBLE_LOG:
-                break
-        above = [0.0]  # log weights of states N, N+1, ... relative to state N
-        log_w, m = 0.0, 0
-        while True:
-            m += 1
-            ratio = arrival_rate / (self.c + m * abandon_rate)
-            if ratio < 1 and log_w + math.log(ratio / (1 - ratio)) < peak + _NEGLIGIBLE_LOG:
-                break  # the ratios only fall from here, so the rest is below a geometric tail
-            log_w += math.log(ratio)
-            above.append(log_w)
-            peak = max(peak, log_w)
-            if m > _MAX_STATES:
-                raise ValueError("patience_seconds is too long for an exact Erlang A; use Erlang C")
-        total = math.fsum(math.exp(w - peak) for w in below) + math.fsum(math.exp(w - peak) for w in above)
-        self.log_pi_n = -peak - math.log(total)
-        self.queue = [math.exp(w + self.log_pi_n) for w in above]  # P(an arrival finds m callers waiting)
-        # the mean number of idle agents: below[i] is the state with i + 1 agents idle
-        self.idle_agents = math.fsum((i + 1) * math.exp(w + self.log_pi_n) for i, w in enumerate(below))
-
-    def figures(self, target_seconds: float) -> ErlangAResult:
-        lam, c, theta = self.lam, self.c, self.theta
-        p_wait = min(1.0, math.fsum(self.queue))
-        queue_length = math.fsum(m * p for m, p in enumerate(self.queue))
-        p_abandon = min(1.0, theta * queue_length / lam)  # abandons per second over arrivals per second
-        # A caller finding m waiting moves up at rate c + j*theta (j ahead) and gives up at rate theta: it
-        # is answered with probability c / (c + (m+1)theta) after a mean wait of sum_i=1..m+1 1/(c + i*theta).
-        served_wait, harmonic = [], 0.0
-        for m, p in enumerate(self.queue):
-            harmonic += 1.0 / (c + (m + 1) * theta)
-            served_wait.append(p * c / (c + (m + 1) * theta) * harmonic)
-        p_answered = 1.0 - p_abandon
-        asa = math.fsum(served_wait) / p_answered if p_answered > 0 else math.inf
-        answered_late_wait, abandoned_early = self._wait_integrals(target_seconds)
-        answered_within = min(1.0, (1.0 - p_wait) + answered_late_wait)
-        still_waiting = max(0.0, p_wait - answered_late_wait - abandoned_early)  # P(V > t)
-        abandoned_by_target = min(1.0, abandoned_early - math.expm1(-theta * target_seconds) * still_waiting)
-        remaining = 1.0 - abandoned_by_target  # answered plus abandoned after the target
-        excluding_early = min(1.0, answered_within / remaining) if remaining > 0 else 0.0
-        return ErlangAResult(
-            agents=self.n,
-            load=lam / self.mu,
-            patience_seconds=1.0 / theta,
-            target_seconds=target_seconds,
-            p_wait=p_wait,
-            p_abandon=p_abandon,
-            service_level=answered_within,
-            service_level_excluding_early_abandons=excluding_early,
-            asa_seconds=asa,
-            average_wait_seconds=queue_length / lam,
-            occupancy=max(0.0, 1.0 - self.idle_agents / self.n),  # = lambda (1 - p_abandon) / (N mu)
-        )
-
-    def _wait_integrals(self, t: float) -> tuple[float, float]:
-        """The integrals over (0, t] of exp(-theta s) f_V(s) (answered) and (1 - exp(-theta s)) f_V(s)."""
-        lam, c, theta = self.lam, self.c, self.theta
-        log_scale = self.log_pi_n + math.log(c)
-        # lambda/theta * (1 - exp(-theta s)) tends to lambda*s as theta -> 0; expm1 keeps it exact
-        surge = lam / theta
-
-        def slope(s: float) -> float:  # d/ds log f_V(s), falling with s
-            return lam * math.exp(-theta * s) - c
-
-        def log_density(s: float) -> float:
-            return log_scale - c * s - surge * math.expm1(-theta * s)
-
-        floor = max(theta, math.sqrt(lam * theta))
-        mode = math.log(lam / c) / theta if lam > c else 0.0
-        answered, abandoned, start, so_far = [], [], 0.0, 0.0
-        for _ in range(_MAX_PANELS):
-            if start >= t:
-                break
-            bound = max(abs(slope(start)), floor)
-            bound = max(bound, abs(slope(start + 2.0 / bound)))  # the slope is monotone over the panel
-            width = min(2.0 / bound, t - start)
-            half, middle = width / 2, start + width / 2
-            panel_answered = panel_abandoned = 0.0
-            for x, weight in _GAUSS_12:
-                s = middle + half * x
-                density = weight * half * math.exp(log_density(s))
-                panel_answered += density * math.exp(-theta * s)
-                panel_abandoned -= density * math.expm1(-theta * s)
-            answered.append(panel_answered)
-            abandoned.append(panel_abandoned)
-            so_far += panel_answered + panel_abandoned
-            start += width
-            if start >= mode and slope(start) < 0:
-                tail = math.exp(log_density(start)) / -slope(start)  # log-concave: bounds what is left
-                if tail <= 1e-18 * so_far:
-                    break
-        else:
-            raise ValueError("target_seconds is too long for the waiting-time integral")
-        return math.fsum(answered), math.fsum(abandoned)
-
-
-def erlang_a_p_wait(agents: int, load: float, aht_seconds: float, patience_seconds: float) -> float:
-    """The probability that a caller has to wait (Erlang A)."""
-    return erlang_a(agents, load, aht_seconds, patience_seconds).p_wait
-
-
-def erlang_a_abandonment(agents: int, load: float, aht_seconds: float, patience_seconds: float) -> float:
-    """The fraction of callers who hang up before being answered (Erlang A)."""
-    return erlang_a(agents, load, aht_seconds, patience_seconds).p_abandon
-
-
-def erlang_a_service_level(
-    agents: int,
-    load: float,
-    aht_seconds: float,
-    patience_seconds: float,
-    target_seconds: float,
-    definition: ServiceLevelDefinition = ServiceLevelDefinition.OFFERED,
-) -> float:
-    """The Erlang A service level: answered within the target over all offered callers by default.
-
-    With EXCLUDING_EARLY_ABANDONS, callers who hung up within the target leave the denominator (the product's
-    definition: answered within target / (answered + abandoned after target)).
-    """
-    result = erlang_a(agents, load, aht_seconds, patience_seconds, target_seconds)
-    return result.service_level_by(ServiceLevelDefinition(definition))
-
-
-def erlang_a_average_speed_of_answer(
-    agents: int, load: float, aht_seconds: float, patience_seconds: float
-) -> float:
-    """The mean wait in seconds of the answered callers (Erlang A)."""
-    return erlang_a(agents, load, aht_seconds, patience_seconds).asa_seconds
-
-
-def erlang_a_staffing(
-    arrivals_per_hour: float,
-    aht_seconds: float,
-    patience_seconds: float,
-    target_service_level: float,
-    target_seconds: float,
-    max_occupancy: float | None = None,
-    definition: ServiceLevelDefinition = ServiceLevelDefinition.OFFERED,
-) -> ErlangAResult:
-    """The fewest agents (at least 1) reaching the service level (and occupancy cap) by Erlang A."""
-    load = offered_load(arrivals_per_hour, aht_seconds)
-    target = _fraction("target_service_level", target_service_level)
-    cap = None if max_occupancy is None else _fraction("max_occupancy", max_occupancy, allow_one=True)
-    definition = ServiceLevelDefinition(definition)
-    results: dict[int, ErlangAResult] = {}
-
-    def meets(n: int) -> bool:
-        result = results[n] = erlang_a(n, load, aht_seconds, patience_seconds, target_seconds)
-        return result.service_level_by(definition) >= target and (cap is None or result.occupancy <= cap)
-
-    agents = _fewest_agents(meets, start=1)
-    return results[agents]
-
-
-# ---------------------------------------------------------------- staffing tables
-
-
-@dataclass(frozen=True, slots=True)
-class StaffingRow:
-    """The predicted figures for one number of agents; abandon_rate only when patience is modelled."""
-
-    agents: int
-    service_level: float
-    p_wait: float
-    asa_seconds: float
-    occupancy: float
-    abandon_rate: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StaffingTable:
-    """The agents needed for a target, with the figures for two fewer up to two more agents."""
-
-    arrivals_per_hour: float
-    aht_seconds: float
-    load: float
-    target_service_level: float
-    target_seconds: float
-    patience_seconds: float | None
-    max_occupancy: float | None
-    service_level_definition: ServiceLevelDefinition
-    required_agents: int
-    rows: tuple[StaffingRow, ...]
-
-    @property
-    def model(self) -> str:
-        """Which model produced the figures: "erlang_c" or "erlang_a"."""
-        return "erlang_c" if self.patience_seconds is None else "erlang_a"
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict; an infinite ASA (a queue that grows without end) becomes None."""
-
-        def finite(value: float | None) -> float | None:
-            return value if value is None or math.isfinite(value) else None
-
-        return {
-            "model": self.model,
-            "arrivals_per_hour": self.arrivals_per_hour,
-            "aht_seconds": self.aht_seconds,
-            "load_erlangs": self.load,
-            "target_service_level": self.target_service_level,
-            "target_seconds": self.target_seconds,
-            "patience_seconds": self.patience_seconds,
-            "max_occupancy": self.max_occupancy,
-            "service_level_definition": str(self.service_level_definition),
-            "required_agents": self.required_agents,
-            "rows": [
-                {
-                    "agents": row.agents,
-                    "service_level": row.service_level,
-                    "p_wait": row.p_wait,
-                    "asa_seconds": finite(row.asa_seconds),
-                    "occupancy": row.occupancy,
-                    "abandon_rate": row.abandon_rate,
-                }
-                for row in self.rows
-            ],
-        }
-
-
-def staffing_table(
-    arrivals_per_hour: float,
-    aht_seconds: float,
-    target_service_level: float,
-    target_seconds: float,
-    patience_seconds: float | None = None,
-    *,
-    max_occupancy: float | None = None,
-    definition: ServiceLevelDefinition = ServiceLevelDefinition.OFFERED,
-) -> StaffingTable:
-    """The required agents by Erlang C (Erlang A with patience) and the rows for N-2..N+2 (at least 1)."""
-    load = offered_load(arrivals_per_hour, aht_seconds)
-    definition = ServiceLevelDefinition(definition)
-    rows: list[StaffingRow] = []
-    if patience_seconds is None:
-        required = staffing(
-            arrivals_per_hour, aht_seconds, target_service_level, target_seconds, max_occupancy
-        ).agents
-        for n in range(max(1, required - 2), required + 3):
-            c = erlang_c_figures(n, load, aht_seconds, target_seconds)
-            rows.append(StaffingRow(n, c.service_level, c.p_wait, c.asa_seconds, c.occupancy))
-    else:
-        required = erlang_a_staffing(
-            arrivals_per_hour,
-            aht_seconds,
-            patience_seconds,
-            target_service_level,
-            target_seconds,
-            max_occupancy,
-            definition,
-        ).agents
-        for n in range(max(1, required - 2), required + 3):
-            r = erlang_a(n, load, aht_seconds, patience_seconds, target_seconds)
-            level = r.service_level_by(definition)
-            rows.append(StaffingRow(n, level, r.p_wait, r.asa_seconds, r.occupancy, r.p_abandon))
-    return StaffingTable(
-        arrivals_per_hour=float(arrivals_per_hour),
-        aht_seconds=float(aht_seconds),
-        load=load,
-        target_service_level=float(target_service_level),
-        target_seconds=float(target_seconds),
-        patience_seconds=None if patience_seconds is None else float(patience_seconds),
-        max_occupancy=None if max_occupancy is None else float(max_occupancy),
-        service_level_definition=definition,
-        required_agents=required,
-        rows=tuple(rows),
-    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+
 from contact_center.api.common import caller, caller_id, path_id, user_json
 from contact_center.auth.roles import RANK, Access, Role
 from contact_center.errors import PermissionDenied

@@ -83,7 +83,8 @@ def staffing_command(
     """Agents needed for a service level by Erlang C (Erlang A with --patience), with N-2..N+2 agents."""
     import json
 
-    from routing.erlang import ServiceLevelDefinition, staffing_table
+    from routing.erlang import ServiceLevelDefinition
+    from routing.staffing import staffing_table
 
     try:
         table = staffing_table(
@@ -174,7 +175,7 @@ def simulate_command(
     """Run the real routing engine on a virtual clock and report service level, waits and occupancy."""
     import json
 
-    from routing import erlang
+    from routing import erlang, erlang_a
     from routing.simulator import load_scenario, simulate, single_queue
 
     if scenario is not None:
@@ -225,7 +226,7 @@ def simulate_command(
                 else None,
             }
         else:
-            predicted = erlang.erlang_a(agents, load, aht, patience, target_seconds)
+            predicted = erlang_a.erlang_a(agents, load, aht, patience, target_seconds)
             result["erlang_a"] = {
                 "service_level": round(predicted.service_level_excluding_early_abandons, 4),
                 "p_wait": round(predicted.p_wait, 4),

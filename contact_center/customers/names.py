@@ -2,21 +2,25 @@
 
 Each name token yields itself and every variant with one character deleted (the symmetric-delete idea of
 SymSpell): two tokens within one edit (insert, delete, substitute, transpose) share at least one key. Lookup
-collects customers sharing keys with the query, ranks them by shared keys, then scores the best few
-hundred with rapidfuzz.
+collects customers sharing keys with the query (see search.py for which keys it reads), then scores the
+best few hundred with rapidfuzz.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 MAX_TOKEN = 16
 MIN_DELETE_TOKEN = 4
 MAX_TOKENS = 6
+_NOT_ASCII_ALNUM = re.compile(r"[^0-9a-z]+")
 
 
 def fold(text: str) -> str:
     """Lower case, accents removed, anything but letters and digits turned into spaces."""
+    if (text or "").isascii():  # the common case, five times faster, same result
+        return " ".join(_NOT_ASCII_ALNUM.sub(" ", (text or "").lower()).split())
     decomposed = unicodedata.normalize("NFKD", text or "")
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
     return " ".join("".join(ch if ch.isalnum() else " " for ch in stripped).split())

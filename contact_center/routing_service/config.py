@@ -14,7 +14,7 @@ NAME_PATTERN = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
 
 
 class EscalationStepIn(BaseModel):
-    """After `after_seconds` of waiting: lower required levels, add an overflow queue, or drop the language."""
+    """After `after_seconds` of waiting: lower levels, add an overflow queue, or drop the language."""
 
     model_config = ConfigDict(extra="forbid")
     after_seconds: float = Field(gt=0, le=86_400)

@@ -146,7 +146,7 @@ class RoutingService:
         preferred_agent: int | None = None,
         attributes: dict[str, Any] | None = None,
     ) -> str:
-        """Queue a stored conversation as a routing task (idempotent: the task id is kept on the conversation)."""
+        """Queue a stored conversation as a routing task (idempotent: its task id is kept on it)."""
         async with self.sessions.begin() as db:
             conversation = await db.get(Conversation, conversation_id)
             if conversation is None:
@@ -176,7 +176,7 @@ class RoutingService:
         )
         return task_id
 
-    # agent actions -------------------------------------------------------------------------------------------
+    # agent actions --------------------------------------------------------------------------------
 
     async def set_presence(self, user_id: int, presence: Presence, reason: str | None = None) -> None:
         """An agent chooses available, away (with a reason) or offline."""
@@ -225,7 +225,7 @@ class RoutingService:
         """The customer left (hung up, closed the chat) while waiting."""
         await self._guard(self.engine.cancel(task_id, reason))
 
-    # views ---------------------------------------------------------------------------------------------------
+    # views ----------------------------------------------------------------------------------------
 
     async def agent_view(self, user_id: int) -> dict[str, Any]:
         """An agent's routing state: presence, current tasks, open offer."""
@@ -262,7 +262,7 @@ class RoutingService:
             )
         return views
 
-    # internals -----------------------------------------------------------------------------------------------
+    # internals ------------------------------------------------------------------------------------
 
     async def _configure(self, row: Queue) -> None:
         config = queue_config(row)
@@ -273,7 +273,7 @@ class RoutingService:
         return self._targets.get(queue, 20.0)
 
     async def _guard(self, step: Any) -> Any:
-        """Routing errors become domain errors (409 for a step that no longer applies, 404 for unknown ids)."""
+        """Routing errors as domain errors: 409 for a step that no longer applies, 404 for unknown ids."""
         try:
             return await step
         except RoutingConflict as exc:

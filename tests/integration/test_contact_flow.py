@@ -17,8 +17,9 @@ async def floor(client, staff):
     """A billing queue, and the agent given the billing skill."""
     admin = bearer(staff["admin"]["token"])
     assert (await client.post("/api/queues", json=BILLING, headers=admin)).status == 201
-    patched = await client.patch(f"/api/users/{staff['agent']['id']}", json={"skills": {"billing": 6}},
-                                 headers=admin)
+    patched = await client.patch(
+        f"/api/users/{staff['agent']['id']}", json={"skills": {"billing": 6}}, headers=admin
+    )
     assert patched.status == 200
     return client.server.app
 
@@ -36,13 +37,24 @@ async def test_contact_is_routed_to_a_skilled_agent_and_recorded(client, staff, 
         heard.append(event.topic)
 
     floor[EVENTS].subscribe("*", listen)
-    created = await client.post("/api/contacts", headers=supervisor, json={
-        "channel": "voice", "identities": [["phone", "+1 415 555 0100"]], "name": "Ada Caller",
-        "text": "This is unacceptable, I want to complain", "queue": "billing", "external_id": "CA123"})
+    created = await client.post(
+        "/api/contacts",
+        headers=supervisor,
+        json={
+            "channel": "voice",
+            "identities": [["phone", "+1 415 555 0100"]],
+            "name": "Ada Caller",
+            "text": "This is unacceptable, I want to complain",
+            "queue": "billing",
+            "external_id": "CA123",
+        },
+    )
     assert created.status == 201
     contact = await created.json()
     assert contact["new_customer"] and contact["complaint"] and contact["priority"] == 1
-    assert (await client.post("/api/routing/presence", json={"presence": "available"}, headers=agent)).status == 200
+    assert (
+        await client.post("/api/routing/presence", json={"presence": "available"}, headers=agent)
+    ).status == 200
     me = await (await client.get("/api/routing/me", headers=agent)).json()
     assert me["offer"] and me["presence"] == "available"
     clock.advance(seconds=12)
@@ -59,11 +71,20 @@ async def test_contact_is_routed_to_a_skilled_agent_and_recorded(client, staff, 
     await floor[EVENTS].drain()
     async with sessions() as db:
         conversation = await db.get(Conversation, contact["conversation_id"])
-        kinds = list((await db.execute(select(RoutingEventRecord.kind).where(
-            RoutingEventRecord.task_id == task_id).order_by(RoutingEventRecord.id))).scalars())
+        kinds = list(
+            (
+                await db.execute(
+                    select(RoutingEventRecord.kind)
+                    .where(RoutingEventRecord.task_id == task_id)
+                    .order_by(RoutingEventRecord.id)
+                )
+            ).scalars()
+        )
     assert conversation.routing_state == "done" and conversation.agent_id == staff["agent"]["id"]
     assert conversation.queue == "billing" and conversation.complaint
-    assert conversation.wait_seconds == pytest.approx(12) and conversation.handle_seconds == pytest.approx(210)
+    assert conversation.wait_seconds == pytest.approx(12) and conversation.handle_seconds == pytest.approx(
+        210
+    )
     assert kinds == ["task.queued", "task.offered", "task.accepted", "task.completed", "task.wrapped"]
     assert "contact.received" in heard and "routing.task.accepted" in heard
 
@@ -75,16 +96,39 @@ async def test_a_retried_contact_changes_nothing_twice(client, staff, floor, ses
     again = await (await client.post("/api/contacts", headers=supervisor, json=body)).json()
     assert again["duplicate"] and again["conversation_id"] == first["conversation_id"]
     assert again["task_id"] == first["task_id"]
-    assert (await count(sessions, Message), await count(sessions, Conversation), await count(sessions, Customer)) == (
-        1, 1, 1)
+    assert (
+        await count(sessions, Message),
+        await count(sessions, Conversation),
+        await count(sessions, Customer),
+    ) == (1, 1, 1)
 
 
 async def test_a_second_message_joins_the_open_conversation_without_a_second_task(client, staff, floor):
     supervisor = bearer(staff["supervisor"]["token"])
-    first = await (await client.post("/api/contacts", headers=supervisor, json={
-        "channel": "sms", "identities": [["phone", "4155550100"]], "text": "Hi", "external_id": "SM1"})).json()
-    second = await (await client.post("/api/contacts", headers=supervisor, json={
-        "channel": "sms", "identities": [["phone", "+14155550100"]], "text": "Anyone?", "external_id": "SM2"})).json()
+    first = await (
+        await client.post(
+            "/api/contacts",
+            headers=supervisor,
+            json={
+                "channel": "sms",
+                "identities": [["phone", "4155550100"]],
+                "text": "Hi",
+                "external_id": "SM1",
+            },
+        )
+    ).json()
+    second = await (
+        await client.post(
+            "/api/contacts",
+            headers=supervisor,
+            json={
+                "channel": "sms",
+                "identities": [["phone", "+14155550100"]],
+                "text": "Anyone?",
+                "external_id": "SM2",
+            },
+        )
+    ).json()
     assert second["conversation_id"] == first["conversation_id"] and not second["new_customer"]
     assert second["task_id"] == first["task_id"]
     live = await (await client.get("/api/routing/queues", headers=supervisor)).json()
@@ -93,8 +137,11 @@ async def test_a_second_message_joins_the_open_conversation_without_a_second_tas
 
 async def test_agents_cannot_take_each_others_offers(client, staff, floor, sessions):
     admin, agent = bearer(staff["admin"]["token"]), bearer(staff["agent"]["token"])
-    await client.post("/api/contacts", headers=admin, json={
-        "channel": "chat", "identities": [["chat", "visitor-1"]], "queue": "billing"})
+    await client.post(
+        "/api/contacts",
+        headers=admin,
+        json={"channel": "chat", "identities": [["chat", "visitor-1"]], "queue": "billing"},
+    )
     await client.post("/api/routing/presence", json={"presence": "available"}, headers=agent)
     offer = (await (await client.get("/api/routing/me", headers=agent)).json())["offer"]
     other = bearer(staff["supervisor"]["token"])
@@ -102,8 +149,9 @@ async def test_agents_cannot_take_each_others_offers(client, staff, floor, sessi
     assert (await client.post(f"/api/routing/offers/{offer}/reject", headers=agent)).status == 204
 
 
-async def test_contact_stored_before_routing_is_queued_later_if_routing_failed(client, staff, floor, sessions,
-                                                                             clock, monkeypatch):
+async def test_contact_stored_before_routing_is_queued_later_if_routing_failed(
+    client, staff, floor, sessions, clock, monkeypatch
+):
     service = floor[ROUTING]
     real_submit = service.engine.submit
 
@@ -112,8 +160,14 @@ async def test_contact_stored_before_routing_is_queued_later_if_routing_failed(c
 
     monkeypatch.setattr(service.engine, "submit", broken)
     with pytest.raises(RuntimeError):
-        await floor[INTAKE].receive(InboundContact(channel="email", identities=[("email", "x@example.com")],
-                                                   text="hello", external_id="<m1@example.com>"))
+        await floor[INTAKE].receive(
+            InboundContact(
+                channel="email",
+                identities=[("email", "x@example.com")],
+                text="hello",
+                external_id="<m1@example.com>",
+            )
+        )
     async with sessions() as db:
         conversation = (await db.execute(select(Conversation))).scalar_one()
     assert conversation.routing_state == "pending"
@@ -130,11 +184,21 @@ async def test_admin_changes_to_a_queue_apply_at_once(client, staff, floor):
     admin = bearer(staff["admin"]["token"])
     queues = await (await client.get("/api/queues", headers=admin)).json()
     billing = next(q for q in queues if q["name"] == "billing")
-    bad = await client.put(f"/api/queues/{billing['id']}", headers=admin, json={
-        **BILLING, "escalation": [{"after_seconds": 60}, {"after_seconds": 30}]})
+    bad = await client.put(
+        f"/api/queues/{billing['id']}",
+        headers=admin,
+        json={**BILLING, "escalation": [{"after_seconds": 60}, {"after_seconds": 30}]},
+    )
     assert bad.status == 422
-    changed = await client.put(f"/api/queues/{billing['id']}", headers=admin, json={
-        **BILLING, "strategy": "most_skilled", "escalation": [{"after_seconds": 30, "lower_levels_by": 2}]})
+    changed = await client.put(
+        f"/api/queues/{billing['id']}",
+        headers=admin,
+        json={
+            **BILLING,
+            "strategy": "most_skilled",
+            "escalation": [{"after_seconds": 30, "lower_levels_by": 2}],
+        },
+    )
     assert changed.status == 200
     config = {q.name: q for q in await floor[ROUTING].engine.store.queues()}["billing"]
     assert config.strategy.value == "most_skilled" and config.escalation[0].lower_levels_by == 2

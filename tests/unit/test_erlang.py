@@ -11,12 +11,6 @@ import pytest
 from routing.erlang import (
     ServiceLevelDefinition,
     average_speed_of_answer,
-    erlang_a,
-    erlang_a_abandonment,
-    erlang_a_average_speed_of_answer,
-    erlang_a_p_wait,
-    erlang_a_service_level,
-    erlang_a_staffing,
     erlang_b,
     erlang_c,
     erlang_c_figures,
@@ -24,6 +18,16 @@ from routing.erlang import (
     offered_load,
     service_level,
     staffing,
+)
+from routing.erlang_a import (
+    erlang_a,
+    erlang_a_abandonment,
+    erlang_a_average_speed_of_answer,
+    erlang_a_p_wait,
+    erlang_a_service_level,
+    erlang_a_staffing,
+)
+from routing.staffing import (
     staffing_table,
 )
 

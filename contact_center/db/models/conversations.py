@@ -62,7 +62,7 @@ class Message(Base):
 
 
 class RoutingEventRecord(Base):
-    """A routing event as stored (task queued, offered, accepted...), for reports and the audit of a contact."""
+    """A stored routing event (task queued, offered, accepted...) for reports and a contact's audit."""
 
     __tablename__ = "routing_events"
 

@@ -10,7 +10,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from contact_center.db.base import Base, JSONType, UTCDateTime
 
-
 DEFAULT_CAPACITY = {"voice": 1, "chat": 3, "email": 5, "sms": 3}
 
 

@@ -119,7 +119,7 @@ class RoutingMachine(RuleBasedStateMachine):
             agent.tasks[offered.id] = offered.channel
             agent.offer = agent_offer
 
-    # triggers ------------------------------------------------------------------------------------------------
+    # triggers -------------------------------------------------------------------------------------
 
     @rule(
         channel=st.sampled_from(["voice", "chat", "email"]),
@@ -178,7 +178,7 @@ class RoutingMachine(RuleBasedStateMachine):
         self.clock.now += seconds
         self.run(self.engine.tick())
 
-    # invariants ----------------------------------------------------------------------------------------------
+    # invariants -----------------------------------------------------------------------------------
 
     @invariant()
     def no_problem_seen_at_events(self):

@@ -9,7 +9,7 @@ import asyncio
 
 import pytest
 
-from routing import erlang
+from routing import erlang, erlang_a
 from routing.model import QueueConfig
 from routing.simulator import AgentGroup, Scenario, Stream, simulate, single_queue
 
@@ -39,7 +39,7 @@ def test_single_queue_agrees_with_erlang_c(agents, arrivals_per_hour, aht, hours
 def test_with_patience_it_agrees_with_erlang_a():
     agents, rate, aht, patience = 8, 110, 240, 180
     result = run(single_queue(agents, rate, aht, hours=1500, seed=1, patience_seconds=patience))
-    predicted = erlang.erlang_a(agents, erlang.offered_load(rate, aht), aht, patience, 20)
+    predicted = erlang_a.erlang_a(agents, erlang.offered_load(rate, aht), aht, patience, 20)
     assert result["abandon_rate"] == pytest.approx(predicted.p_abandon, abs=0.02)
     assert result["p_wait"] == pytest.approx(predicted.p_wait, abs=0.02)
     assert result["service_level"] == pytest.approx(
@@ -48,7 +48,7 @@ def test_with_patience_it_agrees_with_erlang_a():
 
 
 def two_skills(skill_based: bool) -> Scenario:
-    """Billing and tech specialists; a contact handled by the other kind of specialist takes 1.4 times as long."""
+    """Billing and tech specialists; a contact served by the other kind takes 1.4 times as long."""
     needs = (lambda skill: {skill: 5}) if skill_based else (lambda skill: {})
     return Scenario(
         queues=[

@@ -8,9 +8,8 @@ Create Date: 2026-11-24 13:59:01.800944
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from sqlalchemy import Text
 from alembic import op
-
+from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
 
 import contact_center.db.base
