@@ -30,7 +30,8 @@ def serve(host: str, port: int) -> None:
     type=click.IntRange(1, 100_000),
     help="How many demo customers to create on first start.",
 )
-def demo(host: str, port: int, customers: int) -> None:
+@click.option("--no-traffic", is_flag=True, help="Do not simulate customers contacting the centre.")
+def demo(host: str, port: int, customers: int, no_traffic: bool) -> None:
     """Run with demo data (agents, supervisors, customers with orders, queues) on embedded defaults."""
     settings = settings_or_exit()
     if not settings.database_url:
@@ -64,13 +65,14 @@ def demo(host: str, port: int, customers: int) -> None:
     for login in demo_logins():
         click.echo(f"  {login.username:<10} {login.role:<11} {login.description}")
     click.echo("")
-    _serve(settings, host, port)
+    _serve(settings, host, port, demo_traffic=not no_traffic)
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+def _serve(settings: Settings, host: str, port: int, *, demo_traffic: bool = False) -> None:
     from aiohttp import web
 
     from contact_center.app import DatabaseNotMigrated, create_app, ensure_schema
+    from contact_center.demo.traffic import traffic
 
     try:
         asyncio.run(ensure_schema(settings))
@@ -78,8 +80,11 @@ def _serve(settings: Settings, host: str, port: int) -> None:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"cannot reach the database: {exc}") from None
+    app = create_app(settings)
+    if demo_traffic:
+        app.cleanup_ctx.append(traffic())
     web.run_app(
-        create_app(settings),
+        app,
         host=host,
         port=port,
         access_log=None,
