@@ -6,8 +6,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from contact_center.customers import importer, records, value
+from contact_center.customers import records, value
 from contact_center.customers.importer import ImportFileError, RejectedRow, import_customers, import_orders
+from contact_center.customers.importer.files import PROGRESS_EVERY
 from contact_center.customers.schemas import CustomerIn, IdentityIn
 from contact_center.db.models import Customer, CustomerEvent, CustomerIdentity, Order
 from contact_center.errors import InvalidInput
@@ -205,7 +206,7 @@ async def test_progress_is_reported_in_steps_that_add_up_to_the_rows_read(sessio
     report = await import_customers(sessions, ctx, path, progress=steps.append)
 
     assert sum(steps) == report.rows_read == 250
-    assert max(steps) <= importer.PROGRESS_EVERY
+    assert max(steps) <= PROGRESS_EVERY
 
 
 ORDERS = """\
