@@ -121,7 +121,8 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
 
 async def _events(app: web.Application) -> AsyncIterator[None]:
     redis = app.get(REDIS)
-    bus = RedisBus(redis, app[CLOCK]) if redis is not None else InProcessBus(app[CLOCK])
+    prefix = app[SETTINGS].redis_prefix + "events:"
+    bus = RedisBus(redis, app[CLOCK], prefix=prefix) if redis is not None else InProcessBus(app[CLOCK])
     await bus.start()
     app[EVENTS] = bus
     yield

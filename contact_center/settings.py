@@ -28,6 +28,9 @@ class Settings(BaseSettings):
         default="", description="SQLAlchemy async URL; empty means a SQLite file under the data directory."
     )
     redis_url: str = Field(default="", description="Redis URL; empty means in-memory routing and events.")
+    redis_prefix: str = Field(
+        default="cc:", pattern=r"^[A-Za-z0-9:_\-]{1,64}$", description="Prefix of every Redis key and channel."
+    )
     secret_key: SecretStr = Field(
         default=SecretStr(""),
         description="Key for signing; generated and kept in the data directory if empty.",
