@@ -44,6 +44,9 @@ from contact_center.web.middlewares import (
     metrics_middleware,
     security_headers,
 )
+from routing.store import RoutingStore
+from routing.stores.memory import MemoryStore
+from routing.stores.redis import RedisStore
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +133,13 @@ async def _events(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _routing(app: web.Application) -> AsyncIterator[None]:
-    service = RoutingService.embedded(app[SESSIONS], app[EVENTS], app[CLOCK])
+    redis = app.get(REDIS)
+    if redis is None:
+        store: RoutingStore = MemoryStore()
+    else:
+        store = RedisStore(redis, prefix=app[SETTINGS].redis_prefix + "routing:")
+        await store.load_scripts()
+    service = RoutingService(store, app[SESSIONS], app[EVENTS], app[CLOCK])
     await service.start(tick_interval=app[TICK_INTERVAL])
     app[ROUTING] = service
     vip_tiers = frozenset(app[SETTINGS].value_model.tier_names[:1])

@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     )
     redis_url: str = Field(default="", description="Redis URL; empty means in-memory routing and events.")
     redis_prefix: str = Field(
-        default="cc:", pattern=r"^[A-Za-z0-9:_\-]{1,64}$", description="Prefix of every Redis key and channel."
+        default="cc:", pattern=r"^[A-Za-z0-9:_\-]{1,64}$", description="Prefix of Redis keys and channels."
     )
     secret_key: SecretStr = Field(
         default=SecretStr(""),

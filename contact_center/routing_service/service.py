@@ -29,7 +29,6 @@ from routing.model import Presence, RoutingEvent, Task
 from routing.stats import LiveStatistics
 from routing.store import Conflict as RoutingConflict
 from routing.store import RoutingError, RoutingStore
-from routing.stores.memory import MemoryStore
 
 log = logging.getLogger(__name__)
 DEFAULT_QUEUE = "general"
@@ -63,13 +62,6 @@ class RoutingService:
         self._tasks: list[asyncio.Task[None]] = []
         self.engine.subscribe(self.statistics)
         self.engine.subscribe(self._pending.put_nowait)
-
-    @classmethod
-    def embedded(
-        cls, sessions: async_sessionmaker[AsyncSession], bus: EventBus, clock: Clock
-    ) -> RoutingService:
-        """A service on the in-memory store (one process)."""
-        return cls(MemoryStore(), sessions, bus, clock)
 
     async def start(self, *, tick_interval: float | None = 0.5) -> None:
         """Load queues and agents, then run the writer (and the tick loop unless tick_interval is None)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import itertools
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 
 from routing.model import Task
 
@@ -29,10 +29,10 @@ class WaitingLines:
         self._lenient: dict[str, int] = {}
         self._seq = itertools.count()
 
-    def configure(self, queue: str, required_skills: Collection[str]) -> None:
-        """Declare a queue and the skill names its own target requires."""
+    def configure(self, queue: str, skills: Mapping[str, int]) -> None:
+        """Declare a queue and the skill levels its own target requires."""
         self._lines.setdefault(queue, [])
-        self._required[queue] = frozenset(required_skills)
+        self._required[queue] = required(skills)
         self._lenient[queue] = sum(
             1
             for _, _, task_id in self._lines[queue]
@@ -46,7 +46,7 @@ class WaitingLines:
         self.leave(task.id)
         entry = (score, kept[1] if kept else next(self._seq))
         self._entry[task.id] = entry
-        targets = [(t.queue, frozenset(t.skills)) for t in task.targets]
+        targets = [(t.queue, required(t.skills)) for t in task.targets]
         self._targets[task.id] = targets
         for queue in {name for name, _ in targets}:
             bisect.insort(self._lines.setdefault(queue, []), (*entry, task.id))
@@ -99,3 +99,8 @@ class WaitingLines:
 
     def _is_lenient(self, queue: str, skills: frozenset[str]) -> bool:
         return not self._required.get(queue, frozenset()) <= skills
+
+
+def required(skills: Mapping[str, int]) -> frozenset[str]:
+    """The skills really required: a level of 0 is met by an agent without the skill (policies.meets)."""
+    return frozenset(skill for skill, level in skills.items() if level > 0)

@@ -232,7 +232,7 @@ class MemoryStore:
                 task_id=task.id,
                 agent_id=task.agent_id,
                 queue=task.queue,
-                data={"talk": now - (task.assigned_at or now), "channel": task.channel},
+                data={"talk": self._since_assigned(task, now), "channel": task.channel},
             )
         ]
         if queue.wrap_up_seconds <= 0:
@@ -421,8 +421,10 @@ class MemoryStore:
     def _best_agent(self, task: Task, now: float) -> Agent | None:
         candidates: set[str] = set()
         for target in task.targets:
-            if target.skills:
-                rarest = min(target.skills, key=lambda s: len(self._by_skill.get(s, ())))
+            # Only a level above 0 excludes agents without the skill (policies.meets: missing counts as 0).
+            required = [skill for skill, level in target.skills.items() if level > 0]
+            if required:
+                rarest = min(required, key=lambda s: len(self._by_skill.get(s, ())))
                 candidates |= self._ready & self._by_skill.get(rarest, set())
             else:
                 candidates |= self._ready
@@ -513,9 +515,14 @@ class MemoryStore:
                 task_id=task.id,
                 agent_id=task.agent_id,
                 queue=task.queue,
-                data={"handle": now - (task.assigned_at or now), "channel": task.channel},
+                data={"handle": self._since_assigned(task, now), "channel": task.channel},
             )
         ]
+
+    @staticmethod
+    def _since_assigned(task: Task, now: float) -> float:
+        """Seconds since the agent took the task (0 if never assigned); an assignment at time 0.0 counts."""
+        return now - (task.assigned_at if task.assigned_at is not None else now)
 
     def _after_release(self, agent: Agent, now: float) -> None:
         if not agent.tasks:

@@ -1,12 +1,24 @@
-"""Routing fixtures: an engine on each store, driven by a manual clock."""
+"""Routing fixtures: an engine on each store, driven by a manual clock.
+
+The Redis store runs on real Redis (tests/services.py: skipped locally without it, a failure in CI), each
+store on a fresh key prefix whose keys are deleted, and whose client is closed, when the test ends.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
 import pytest
+import redis.asyncio as aioredis
 
 from routing.engine import RoutingEngine
 from routing.model import RoutingEvent
 from routing.stores.memory import MemoryStore
+from routing.stores.redis import RedisStore
+from tests.services import REDIS_URL, redis_problem, require
 
 
 class Clock:
@@ -37,13 +49,65 @@ class Recorder:
         return offers[-1]
 
 
-STORES = ["memory"]
+STORES = ["memory", "redis"]
+
+
+class _Client(aioredis.Redis):
+    """A client that cleans up before the event loop it first ran in is closed.
+
+    The property tests run each example on an event loop of their own and close it in `teardown`, with no
+    hook for the store: this is where its keys are deleted and its connections closed.
+    """
+
+    cleanup: Callable[[], Awaitable[None]] | None = None
+
+    async def execute_command(self, *args, **options):
+        if self.cleanup is not None:
+            _before_close(asyncio.get_running_loop(), self.cleanup)
+            self.cleanup = None
+        return await super().execute_command(*args, **options)
+
+
+def _before_close(loop: asyncio.AbstractEventLoop, cleanup: Callable[[], Awaitable[None]]) -> None:
+    close = loop.close
+
+    def closing() -> None:
+        if not loop.is_closed() and not loop.is_running():
+            loop.run_until_complete(cleanup())
+        close()
+
+    loop.close = closing  # type: ignore[method-assign]
+
+
+async def dispose(store: RedisStore) -> None:
+    """Delete every key under the store's unique prefix and close its client (once)."""
+    client = store.redis
+    if getattr(client, "disposed", False):
+        return
+    client.disposed = True
+    keys = [key async for key in client.scan_iter(match=store.prefix + "*", count=1000)]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
 
 
 def make_store(kind: str):
     if kind == "memory":
         return MemoryStore()
+    if kind == "redis":
+        require(redis_problem())
+        store = RedisStore(_Client.from_url(REDIS_URL), f"cc:test:routing:{uuid.uuid4().hex}:")
+        store.redis.cleanup = lambda: dispose(store)
+        return store
     raise ValueError(kind)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Routing tests on the Redis store carry the `redis` marker."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents and "redis" in item.nodeid.lower():
+            item.add_marker(pytest.mark.redis)
 
 
 @pytest.fixture
@@ -52,8 +116,11 @@ def clock() -> Clock:
 
 
 @pytest.fixture(params=STORES)
-def store(request):
-    return make_store(request.param)
+async def store(request) -> AsyncIterator:
+    store = make_store(request.param)
+    yield store
+    if isinstance(store, RedisStore):
+        await dispose(store)
 
 
 @pytest.fixture
