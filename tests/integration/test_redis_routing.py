@@ -188,8 +188,13 @@ async def check_nobody_holds_a_task_twice(store: RedisStore) -> None:
         assert "voice" not in channels or len(channels) == 1, each
     assert all(len(held) == 1 for held in holders.values()), holders
     for task in await store.tasks():
-        if task.state in (TaskState.RESERVED, TaskState.ASSIGNED):
-            assert holders.get(task.id) == [task.agent_id or holders[task.id][0]], task
+        if task.state is TaskState.RESERVED:
+            offered_to = (await store.get_reservation(task.reservation_id or "")).agent_id
+            assert holders.get(task.id) == [offered_to], task
+        elif task.state is TaskState.ASSIGNED:
+            assert holders.get(task.id) == [task.agent_id], task
+        else:
+            assert task.id not in holders, task
 
 
 async def test_an_offer_of_a_killed_process_is_offered_again_after_the_timeout(new_store):
@@ -200,7 +205,6 @@ import asyncio, os, signal
 import redis.asyncio as aioredis
 from routing.engine import NewTask, RoutingEngine
 from routing.model import AgentProfile, Presence, QueueConfig
-from routing.stores import redis as redis_store
 from routing.stores.redis import RedisStore
 
 async def main():

@@ -743,7 +743,7 @@ end
 
 -- Walk queued tasks in serving order across the named lines (a k-way merge, read lazily in chunks), like
 -- MemoryStore._waiting_for: at most SCAN_LIMIT entries. Returns the first task `wanted` accepts.
-local function scan(names, wanted)
+local function merge_scan(names, wanted)
   local heads = {}
   for i, name in ipairs(names) do
     heads[i] = {key = P .. 'line:' .. name, buf = {}, pos = 1, from = 0, size = 1, more = true, stale = true}
@@ -792,6 +792,30 @@ local function scan(names, wanted)
     end
   end
   return nil
+end
+
+-- Most decisions take the very first entry of the merge: try it alone first (one read per line and no
+-- bookkeeping), and walk the lines only if it does not fit. `wanted` has no side effects, so looking at
+-- the first entry twice changes nothing.
+local function scan(names, wanted)
+  if SCAN_LIMIT < 1 then
+    return nil
+  end
+  local first
+  for _, name in ipairs(names) do
+    local head = redis.call('ZRANGE', P .. 'line:' .. name, 0, 0)[1]
+    if head and (not first or head < first) then
+      first = head
+    end
+  end
+  if not first then
+    return nil
+  end
+  local task = task_of(line_task(first), true)
+  if task and task.state == 'queued' and wanted(task) then
+    return task
+  end
+  return merge_scan(names, wanted)
 end
 
 local function all_lines()
