@@ -152,6 +152,7 @@ async def evalsha_baseline(client: Any, calls: int) -> dict[str, Any]:
 
 async def run_redis(args: argparse.Namespace) -> dict[str, Any]:
     import redis.asyncio as aioredis
+
     from routing.stores.redis import RedisStore
 
     client = aioredis.from_url(args.redis_url)

@@ -5,9 +5,15 @@ Methods take the current time (seconds) from the engine's clock and return the e
 
 from __future__ import annotations
 
+import uuid
 from typing import Protocol
 
 from routing.model import Agent, AgentProfile, Presence, QueueConfig, Reservation, RoutingEvent, Task
+
+
+def new_reservation_id() -> str:
+    """A reservation id unique across processes (stores take another factory for reproducible tests)."""
+    return uuid.uuid4().hex
 
 
 class RoutingError(Exception):

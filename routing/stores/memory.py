@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import heapq
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 from routing import policies
@@ -21,7 +20,7 @@ from routing.model import (
     Task,
     TaskState,
 )
-from routing.store import Conflict, UnknownAgent, UnknownQueue, UnknownTask
+from routing.store import Conflict, UnknownAgent, UnknownQueue, UnknownTask, new_reservation_id
 from routing.stores.lines import WaitingLines
 
 SCAN_LIMIT = 2000
@@ -34,9 +33,11 @@ class MemoryStore:
         self,
         aging_seconds: float = policies.DEFAULT_AGING_SECONDS,
         exclusive_channels: frozenset[str] = policies.EXCLUSIVE_CHANNELS,
+        new_id: Callable[[], str] = new_reservation_id,
     ) -> None:
         self.aging_seconds = aging_seconds
         self.exclusive = exclusive_channels
+        self.new_id = new_id
         self._queues: dict[str, QueueConfig] = {}
         self._agents: dict[str, Agent] = {}
         self._tasks: dict[str, Task] = {}
@@ -439,7 +440,7 @@ class MemoryStore:
 
     def _reserve(self, task: Task, agent: Agent, now: float) -> list[RoutingEvent]:
         queue = self._queues[task.queue]
-        reservation = Reservation(uuid.uuid4().hex, task.id, agent.id, now, now + queue.offer_timeout_seconds)
+        reservation = Reservation(self.new_id(), task.id, agent.id, now, now + queue.offer_timeout_seconds)
         self._reservations[reservation.id] = reservation
         task.state, task.reservation_id = TaskState.RESERVED, reservation.id
         agent.offer, agent.last_offered_at = reservation.id, now

@@ -78,8 +78,7 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
-import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from functools import cache
 from importlib import resources
@@ -104,7 +103,7 @@ from routing.model import (
     Task,
     TaskState,
 )
-from routing.store import Conflict, RoutingError, UnknownAgent, UnknownQueue, UnknownTask
+from routing.store import Conflict, RoutingError, UnknownAgent, UnknownQueue, UnknownTask, new_reservation_id
 from routing.stores.memory import SCAN_LIMIT
 
 OPERATIONS = (
@@ -179,8 +178,10 @@ class RedisStore:
         exclusive_channels: frozenset[str] = policies.EXCLUSIVE_CHANNELS,
         tick_budget: int = TICK_BUDGET,
         functions: bool | None = None,
+        new_id: Callable[[], str] = new_reservation_id,
     ) -> None:
         self.redis = redis
+        self.new_id = new_id
         self.prefix = prefix
         self.aging_seconds = aging_seconds
         self.exclusive = exclusive_channels
@@ -231,7 +232,7 @@ class RedisStore:
             mode, subject = "agent", agent_id
         else:
             mode, subject = "best", ""
-        return await self._change("offer", now, mode, subject, uuid.uuid4().hex)
+        return await self._change("offer", now, mode, subject, self.new_id())
 
     async def accept(self, reservation_id: str, now: float) -> list[RoutingEvent]:
         """The agent takes the task; Conflict unless the offer is still open."""

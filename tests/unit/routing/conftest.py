@@ -7,6 +7,7 @@ store on a fresh key prefix whose keys are deleted, and whose client is closed, 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -91,12 +92,20 @@ async def dispose(store: RedisStore) -> None:
     await client.aclose()
 
 
+def counting_ids():
+    """Reservation ids in creation order, so that offers expiring at the same instant are handled in the
+    same order on every run (hypothesis replays an example and needs the same path)."""
+    counter = itertools.count(1)
+    return lambda: f"{next(counter):032x}"
+
+
 def make_store(kind: str):
     if kind == "memory":
-        return MemoryStore()
+        return MemoryStore(new_id=counting_ids())
     if kind == "redis":
         require(redis_problem())
-        store = RedisStore(_Client.from_url(REDIS_URL), f"cc:test:routing:{uuid.uuid4().hex}:")
+        prefix = f"cc:test:routing:{uuid.uuid4().hex}:"
+        store = RedisStore(_Client.from_url(REDIS_URL), prefix, new_id=counting_ids())
         store.redis.cleanup = lambda: dispose(store)
         return store
     raise ValueError(kind)
