@@ -66,9 +66,7 @@ def create_app(
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
     app[METRICS] = Metrics()
-    app[CUSTOMERS] = CustomerContext(
-        clock=app[CLOCK], default_region=settings.default_region, value_model=settings.value_model
-    )
+    app[CUSTOMERS] = CustomerContext.from_settings(settings, app[CLOCK])
     app[TICK_INTERVAL] = tick_interval
     app.cleanup_ctx.extend([_database, _redis, _events, _routing])
     endpoints = []

@@ -64,6 +64,14 @@ class IntakeResult:
     complaint: bool = False
 
 
+@dataclass(frozen=True)
+class RoutingHints:
+    """What routing needs beyond the stored result: the language and the customer's last agent."""
+
+    language: str | None
+    preferred_agent: int | None
+
+
 class Intake:
     """Turns inbound contacts into stored conversations and routing tasks."""
 
@@ -88,10 +96,10 @@ class Intake:
         if contact.channel not in CHANNELS:
             raise ValueError(f"unknown channel {contact.channel!r}")
         try:
-            stored, needs_routing = await self._store(contact)
+            stored, hints = await self._store(contact)
         except IntegrityError:  # the same message arrived concurrently: the other request stored it
-            stored, needs_routing = await self._store(contact)
-        if not needs_routing or not contact.route:
+            stored, hints = await self._store(contact)
+        if hints is None or not contact.route:
             return stored
         conversation_id = stored.conversation_id
         task_id = await self.routing.route(
@@ -99,9 +107,9 @@ class Intake:
             channel=contact.channel,
             queue=contact.queue or DEFAULT_QUEUE,
             priority=stored.priority,
-            language=await self._language(contact, stored.customer_id),
+            language=hints.language,
             skills=contact.skills,
-            preferred_agent=await self._last_agent(stored.customer_id, conversation_id),
+            preferred_agent=hints.preferred_agent,
             attributes={"customer_id": stored.customer_id, "complaint": stored.complaint},
         )
         await self.bus.publish(
@@ -117,13 +125,13 @@ class Intake:
         )
         return IntakeResult(**{**stored.__dict__, "task_id": task_id})
 
-    async def _store(self, contact: InboundContact) -> tuple[IntakeResult, bool]:
-        """Store the message; True when its conversation still has to be routed."""
+    async def _store(self, contact: InboundContact) -> tuple[IntakeResult, RoutingHints | None]:
+        """Store the message; routing hints when its conversation still has to be routed, else None."""
         now = self.ctx.clock.now()
         async with self.sessions.begin() as db:
             duplicate = await self._already_stored(db, contact)
             if duplicate is not None:
-                return duplicate, False
+                return duplicate, None
             customer, new_customer = await self._customer(db, contact)
             conversation, new_conversation = await self._conversation(db, contact, customer.id, now)
             message = Message(
@@ -156,7 +164,10 @@ class Intake:
                 priority=priority_for(vip=vip, complaint=conversation.complaint),
                 complaint=conversation.complaint,
             )
-            return result, not active
+            if active:
+                return result, None
+            last_agent = await self._last_agent(db, customer.id, conversation.id)
+            return result, RoutingHints(contact.language or customer.language, last_agent)
 
     async def _already_stored(self, db: AsyncSession, contact: InboundContact) -> IntakeResult | None:
         """The earlier result for a message with the same channel id (a retried webhook)."""
@@ -238,27 +249,21 @@ class Intake:
         await db.flush()
         return conversation, True
 
-    async def _language(self, contact: InboundContact, customer_id: int) -> str | None:
-        if contact.language:
-            return contact.language
-        async with self.sessions() as db:
-            customer = await db.get(Customer, customer_id)
-            return customer.language if customer else None
-
-    async def _last_agent(self, customer_id: int, conversation_id: int) -> int | None:
-        async with self.sessions() as db:
-            return (
-                await db.execute(
-                    select(Conversation.agent_id)
-                    .where(
-                        Conversation.customer_id == customer_id,
-                        Conversation.id != conversation_id,
-                        Conversation.agent_id.is_not(None),
-                    )
-                    .order_by(Conversation.last_activity_at.desc())
-                    .limit(1)
+    @staticmethod
+    async def _last_agent(db: AsyncSession, customer_id: int, conversation_id: int) -> int | None:
+        """The agent of the customer's latest other conversation: preferred for this one."""
+        return (
+            await db.execute(
+                select(Conversation.agent_id)
+                .where(
+                    Conversation.customer_id == customer_id,
+                    Conversation.id != conversation_id,
+                    Conversation.agent_id.is_not(None),
                 )
-            ).scalar_one_or_none()
+                .order_by(Conversation.last_activity_at.desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
 
 
 def _valid(ctx: CustomerContext, identity: IdentityIn) -> bool:

@@ -64,6 +64,10 @@ class RoutingEngine:
         """Create or replace a queue."""
         await self.store.put_queue(config)
 
+    async def queue(self, name: str) -> QueueConfig | None:
+        """A queue's configuration as the store has it (shared by every process on Redis), or None."""
+        return next((config for config in await self.store.queues() if config.name == name), None)
+
     async def register_agent(self, profile: AgentProfile) -> None:
         """Create or update an agent's skills, languages, capacity and queues."""
         await self._emit(await self.store.put_agent(profile, self.clock()))
@@ -77,7 +81,7 @@ class RoutingEngine:
     async def submit(self, new: NewTask) -> Task:
         """Queue a contact and offer it to the best available agent, if any."""
         now = self.clock()
-        queue = {q.name: q for q in await self.store.queues()}.get(new.queue)
+        queue = await self.queue(new.queue)
         skills = {**(queue.skills if queue else {}), **new.skills}
         language = new.language or (queue.language if queue else None)
         task = Task(

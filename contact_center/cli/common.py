@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contact_center.settings import Settings, SettingsError, load_settings
 
@@ -36,3 +38,17 @@ def configure_logging(settings: Settings) -> None:
     """Log at the configured level (Alembic's chatter kept to warnings)."""
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+@asynccontextmanager
+async def open_database(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on the configured database, which must be migrated (the embedded SQLite is migrated here)."""
+    from contact_center.app import ensure_schema
+    from contact_center.db.engine import create_engine, session_factory
+
+    await ensure_schema(settings)
+    engine = create_engine(settings.effective_database_url)
+    try:
+        yield session_factory(engine)
+    finally:
+        await engine.dispose()

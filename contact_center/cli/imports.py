@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from contact_center.cli.common import run_async, settings_or_exit
+from contact_center.cli.common import open_database, run_async, settings_or_exit
 
 
 @click.group("import")
@@ -41,19 +41,10 @@ def _import(file: Path, skip_invalid: bool, kind: str) -> None:
     function = importer.import_customers if kind == "customers" else importer.import_orders
 
     async def run() -> Any:
-        from contact_center.app import ensure_schema
-        from contact_center.db.engine import create_engine, session_factory
-
-        await ensure_schema(settings)
-        engine = create_engine(settings.effective_database_url)
-        ctx = CustomerContext(default_region=settings.default_region, value_model=settings.value_model)
-        try:
+        ctx = CustomerContext.from_settings(settings)
+        async with open_database(settings) as sessions:
             with click.progressbar(length=rows, label=f"Importing {kind}", file=sys.stderr) as bar:
-                return await function(
-                    session_factory(engine), ctx, file, skip_invalid=skip_invalid, progress=bar.update
-                )
-        finally:
-            await engine.dispose()
+                return await function(sessions, ctx, file, skip_invalid=skip_invalid, progress=bar.update)
 
     report = run_async(run)
     click.echo(report.format())

@@ -6,7 +6,7 @@ import asyncio
 
 import click
 
-from contact_center.cli.common import configure_logging, run_async, settings_or_exit
+from contact_center.cli.common import configure_logging, open_database, run_async, settings_or_exit
 from contact_center.settings import Settings
 
 
@@ -37,19 +37,12 @@ def demo(host: str, port: int, customers: int, no_traffic: bool) -> None:
     if not settings.database_url:
         settings = settings_or_exit(data_dir=settings.data_dir / "demo")
     configure_logging(settings)
-    from contact_center.app import ensure_schema
     from contact_center.customers.context import CustomerContext
-    from contact_center.db.engine import create_engine, session_factory
     from contact_center.demo.seed import DEMO_PASSWORD, demo_logins, seed_demo
 
     async def seed() -> bool:
-        await ensure_schema(settings)
-        engine = create_engine(settings.effective_database_url)
-        try:
-            ctx = CustomerContext(default_region=settings.default_region, value_model=settings.value_model)
-            return await seed_demo(session_factory(engine), ctx, customers)
-        finally:
-            await engine.dispose()
+        async with open_database(settings) as sessions:
+            return await seed_demo(sessions, CustomerContext.from_settings(settings), customers)
 
     created = run_async(seed)
     base = f"http://{'localhost' if host in {'127.0.0.1', '0.0.0.0', '::'} else host}:{port}"  # noqa: S104

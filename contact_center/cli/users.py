@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from contact_center.cli.common import run_async, settings_or_exit
+from contact_center.cli.common import open_database, run_async, settings_or_exit
 
 
 @click.group()
@@ -75,22 +75,15 @@ def user_add(
     async def run() -> int:
         from datetime import UTC, datetime
 
-        from contact_center.app import ensure_schema
-        from contact_center.db.engine import create_engine, session_factory
         from contact_center.users import service
 
-        await ensure_schema(settings)
-        engine = create_engine(settings.effective_database_url)
-        try:
-            async with session_factory(engine).begin() as db:
-                now = datetime.now(UTC)
-                if team:
-                    existing = [t for t in await service.list_teams(db) if t.name.lower() == team.lower()]
-                    team_row = existing[0] if existing else await service.create_team(db, _team_in(team), now)
-                    data.team_id = team_row.id
-                return (await service.create_user(db, data, now)).id
-        finally:
-            await engine.dispose()
+        async with open_database(settings) as sessions, sessions.begin() as db:
+            now = datetime.now(UTC)
+            if team:
+                existing = [t for t in await service.list_teams(db) if t.name.lower() == team.lower()]
+                team_row = existing[0] if existing else await service.create_team(db, _team_in(team), now)
+                data.team_id = team_row.id
+            return (await service.create_user(db, data, now)).id
 
     user_id = run_async(run)
     click.echo(f"Created {role} {data.username} (id {user_id}).")
@@ -108,17 +101,10 @@ def user_list() -> None:
     settings = settings_or_exit()
 
     async def run() -> list[Any]:
-        from contact_center.app import ensure_schema
-        from contact_center.db.engine import create_engine, session_factory
         from contact_center.users import service
 
-        await ensure_schema(settings)
-        engine = create_engine(settings.effective_database_url)
-        try:
-            async with session_factory(engine)() as db:
-                return await service.list_users(db)
-        finally:
-            await engine.dispose()
+        async with open_database(settings) as sessions, sessions() as db:
+            return await service.list_users(db)
 
     for row in run_async(run):
         skills = ", ".join(f"{s.skill.name}:{s.level}" for s in row.skills)

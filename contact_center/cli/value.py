@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from contact_center.cli.common import run_async, settings_or_exit
+from contact_center.cli.common import open_database, run_async, settings_or_exit
 
 
 @click.group()
@@ -18,18 +18,10 @@ def value_recompute() -> None:
     settings = settings_or_exit()
 
     async def run() -> int:
-        from contact_center.app import ensure_schema
         from contact_center.customers import value as value_service
         from contact_center.customers.context import CustomerContext
-        from contact_center.db.engine import create_engine, session_factory
 
-        await ensure_schema(settings)
-        engine = create_engine(settings.effective_database_url)
-        ctx = CustomerContext(default_region=settings.default_region, value_model=settings.value_model)
-        try:
-            async with session_factory(engine).begin() as db:
-                return await value_service.recompute_all(db, ctx)
-        finally:
-            await engine.dispose()
+        async with open_database(settings) as sessions, sessions.begin() as db:
+            return await value_service.recompute_all(db, CustomerContext.from_settings(settings))
 
     click.echo(f"Recomputed {run_async(run)} customers.")

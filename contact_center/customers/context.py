@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from contact_center.clock import Clock, SystemClock
 from contact_center.customers.value_model import ValueModel
+
+if TYPE_CHECKING:
+    from contact_center.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -15,3 +19,12 @@ class CustomerContext:
     clock: Clock = field(default_factory=SystemClock)
     default_region: str = "US"
     value_model: ValueModel = field(default_factory=ValueModel)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, clock: Clock | None = None) -> CustomerContext:
+        """The context configured by the settings (phone region, value model)."""
+        return cls(
+            clock=clock or SystemClock(),
+            default_region=settings.default_region,
+            value_model=settings.value_model,
+        )

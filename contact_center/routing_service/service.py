@@ -143,8 +143,7 @@ class RoutingService:
             conversation = await db.get(Conversation, conversation_id)
             if conversation is None:
                 raise NotFound(f"conversation {conversation_id} does not exist")
-            known = {q.name for q in await self.engine.store.queues()}
-            conversation.queue = queue if queue in known else DEFAULT_QUEUE
+            conversation.queue = queue if await self.engine.queue(queue) else DEFAULT_QUEUE
             if conversation.task_id is None or conversation.routing_state in (
                 "done",
                 "abandoned",
