@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -47,6 +48,43 @@ class Settings(BaseSettings):
     twilio_auth_token: SecretStr = Field(
         default=SecretStr(""), validation_alias=AliasChoices("TWILIO_AUTH_TOKEN", "twilio_auth_token")
     )
+    twilio_phone_number: str = Field(
+        default="",
+        validation_alias=AliasChoices("TWILIO_PHONE_NUMBER", "twilio_phone_number"),
+        description="Our Twilio number (E.164): caller ID of callbacks, sender of SMS replies.",
+    )
+    twilio_api_base_url: str = Field(
+        default="",
+        validation_alias=AliasChoices("TWILIO_API_BASE_URL", "twilio_api_base_url"),
+        description="Base URL of Twilio's REST API; empty means https://api.twilio.com.",
+    )
+    twilio_api_key: str = Field(default="", validation_alias=AliasChoices("TWILIO_API_KEY", "twilio_api_key"))
+    twilio_api_secret: SecretStr = Field(
+        default=SecretStr(""), validation_alias=AliasChoices("TWILIO_API_SECRET", "twilio_api_secret")
+    )
+    twilio_twiml_app_sid: str = Field(
+        default="",
+        validation_alias=AliasChoices("TWILIO_TWIML_APP_SID", "twilio_twiml_app_sid"),
+        description="TwiML App of the agents' browser softphones (Voice JS SDK).",
+    )
+    twilio_media_hosts: str = Field(
+        default="api.twilio.com,media.twiliocdn.com,mms.twiliocdn.com",
+        validation_alias=AliasChoices("TWILIO_MEDIA_HOSTS", "twilio_media_hosts"),
+        description="Comma-separated hosts MMS media may be fetched from.",
+    )
+    max_media_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="Largest MMS media kept.")
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses or networks whose X-Forwarded-Proto/Host are believed.",
+    )
+    ivr_file: Path | None = Field(default=None, description="The IVR definition (YAML or JSON).")
+    hold_music_url: str = Field(
+        default="http://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3",
+        description="Audio played to callers waiting in queue.",
+    )
+    recording_consent: bool = Field(
+        default=False, description="Record answered calls, after announcing it to the caller."
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -69,6 +107,13 @@ class Settings(BaseSettings):
         if parts.scheme not in {"http", "https"} or not parts.netloc:
             raise ValueError("must be an absolute http:// or https:// URL")
         return value.rstrip("/")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: str) -> str:
+        for item in _split(value):
+            ipaddress.ip_network(item, strict=False)  # ValueError names the bad entry
+        return value
 
     @field_validator("default_region")
     @classmethod
@@ -103,11 +148,30 @@ class Settings(BaseSettings):
         """Mark cookies Secure when the public URL is https."""
         return self.public_url.startswith("https://")
 
+    @property
+    def twilio_enabled(self) -> bool:
+        """True when Twilio's account and token are set: webhooks are verified and the REST API is used."""
+        return bool(self.twilio_account_sid and self.twilio_auth_token.get_secret_value())
+
+    @property
+    def trusted_proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """The networks whose forwarding headers are believed."""
+        return [ipaddress.ip_network(item, strict=False) for item in _split(self.trusted_proxies)]
+
+    @property
+    def media_hosts(self) -> frozenset[str]:
+        """Hosts MMS media may be fetched from."""
+        return frozenset(host.lower() for host in _split(self.twilio_media_hosts))
+
     def signing_key(self) -> bytes:
         """The secret key, creating and keeping a random one in the data directory when none is set."""
         if self.secret_key.get_secret_value():
             return self.secret_key.get_secret_value().encode()
         return _persistent_random_key(self.data_dir / "secret.key")
+
+
+def _split(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def _persistent_random_key(path: Path) -> bytes:

@@ -11,6 +11,7 @@ from contact_center.db.models.customers import (
 )
 from contact_center.db.models.orders import Order, OrderItem
 from contact_center.db.models.queues import Queue
+from contact_center.db.models.telephony import SmsOptOut, VoiceCall, WebhookReceipt
 from contact_center.db.models.users import ApiToken, AuditEntry, Session, Skill, Team, User, UserSkill
 
 __all__ = [
@@ -30,8 +31,11 @@ __all__ = [
     "RoutingEventRecord",
     "Session",
     "Skill",
+    "SmsOptOut",
     "Team",
     "Ticket",
     "User",
     "UserSkill",
+    "VoiceCall",
+    "WebhookReceipt",
 ]

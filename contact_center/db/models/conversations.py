@@ -57,6 +57,8 @@ class Message(Base):
     body: Mapped[str] = mapped_column(Text, default="")
     external_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    delivery_status: Mapped[str | None] = mapped_column(String(16))
+    media: Mapped[list[Any]] = mapped_column(JSONType, default=list, server_default="[]")
 
     __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_messages_channel_external_id"),)
 
@@ -88,5 +90,7 @@ class Ticket(Base):
     priority: Mapped[str] = mapped_column(String(16), default="normal")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     __table_args__ = (Index("ix_tickets_customer_status", "customer_id", "status"),)
