@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from channels import sms, voice
+from channels.twilio_client import close_client, rest_client
 from contact_center.api import auth as auth_api
 from contact_center.api import customers as customers_api
 from contact_center.api import openapi
@@ -35,6 +37,7 @@ from contact_center.web.appkeys import (
     SESSIONS,
     SETTINGS,
     TICK_INTERVAL,
+    TWILIO,
 )
 from contact_center.web.endpoints import access_of, add_endpoints
 from contact_center.web.metrics import Metrics
@@ -68,7 +71,7 @@ def create_app(
     app[METRICS] = Metrics()
     app[CUSTOMERS] = CustomerContext.from_settings(settings, app[CLOCK])
     app[TICK_INTERVAL] = tick_interval
-    app.cleanup_ctx.extend([_database, _redis, _events, _routing])
+    app.cleanup_ctx.extend([_database, _redis, _events, _routing, _twilio])
     endpoints = []
     for table in (auth_api.api, customers_api.api, users_api.api, routing_api.api):
         endpoints += add_endpoints(app, table)
@@ -76,6 +79,8 @@ def create_app(
     app.router.add_routes(health.routes)
     app.router.add_routes(openapi.routes)
     app.router.add_routes(pages.routes)
+    for channel in (voice, sms):
+        app.router.add_routes(channel.routes)
     app.on_startup.append(_refuse_undeclared_routes)
     app.on_response_prepare.append(security_headers)
     return app
@@ -144,6 +149,18 @@ async def _routing(app: web.Application) -> AsyncIterator[None]:
     app[INTAKE] = Intake(app[SESSIONS], app[CUSTOMERS], service, app[EVENTS], vip_tiers)
     yield
     await service.stop()
+
+
+async def _twilio(app: web.Application) -> AsyncIterator[None]:
+    """The REST client of the Twilio channels (None without an account), and their event handlers."""
+    settings = app[SETTINGS]
+    app[TWILIO] = rest_client(settings) if settings.twilio_enabled else None
+    unsubscribe = [channel.attach(app) for channel in (voice, sms)]
+    yield
+    for stop in unsubscribe:
+        stop()
+    if app[TWILIO] is not None:
+        await close_client(app[TWILIO])
 
 
 async def _refuse_undeclared_routes(app: web.Application) -> None:

@@ -172,3 +172,43 @@ async def staff(sessions, clock) -> dict[str, dict]:
 def bearer(token: str) -> dict[str, str]:
     """Authorization header for a bearer token."""
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+async def twilio(aiohttp_server):
+    """The local stand-in for Twilio's REST API, serving; `twilio.base_url` is where it listens."""
+    from tests.twilio_standin import TwilioStandIn
+
+    standin = TwilioStandIn()
+    server = await aiohttp_server(standin.app())
+    standin.base_url = str(server.make_url("")).rstrip("/")
+    return standin
+
+
+@pytest.fixture
+def twilio_settings(settings, twilio):
+    """Settings with Twilio configured and its REST API pointed at the stand-in."""
+    from urllib.parse import urlsplit
+
+    from pydantic import SecretStr
+
+    from tests.twilio_standin import ACCOUNT_SID, AUTH_TOKEN, OUR_NUMBER, PUBLIC_URL
+
+    return settings.model_copy(
+        update={
+            "twilio_account_sid": ACCOUNT_SID,
+            "twilio_auth_token": SecretStr(AUTH_TOKEN),
+            "twilio_phone_number": OUR_NUMBER,
+            "twilio_api_base_url": twilio.base_url,
+            "twilio_media_hosts": urlsplit(twilio.base_url).hostname,
+            "public_url": PUBLIC_URL,
+        }
+    )
+
+
+@pytest.fixture
+async def twilio_client(aiohttp_client, twilio_settings, clock):
+    """A real HTTP client talking to the whole application, with Twilio configured (the stand-in)."""
+    from contact_center.app import create_app
+
+    return await aiohttp_client(create_app(twilio_settings, clock=clock, tick_interval=None))

@@ -76,13 +76,15 @@ async def fuzzy_name_search(
         return []
     sides = [  # the keys each token is looked for through
         sorted(k for k in found[t] if (k in token_keys[t] and counts[k] <= BIG_KEY) or k == t)
-        if counts[t] > BIG_KEY else found[t]
+        if counts[t] > BIG_KEY
+        else found[t]
         for t in tokens
     ]
     params: dict[str, Any] = {"size": pool + len(exclude), "need": limit + len(exclude)}
     params.update({f"side{i}": side for i, side in enumerate(sides)})
     small = [  # long tokens whose keys are all small, with the index entries they would read
-        (sum(counts[k] for k in side), i) for i, side in enumerate(sides)
+        (sum(counts[k] for k in side), i)
+        for i, side in enumerate(sides)
         if all(counts[k] <= BIG_KEY for k in side) and len(tokens[i]) >= names.MIN_DELETE_TOKEN
     ]
     small = [(read, i) for read, i in small if read <= DRIVING]
@@ -119,8 +121,9 @@ def rank(name: str, people: list[tuple[int, str]], *, limit: int, min_score: flo
     choices = [utils.default_process(names.fold(display_name)) for _, display_name in people]
     scored = [
         Candidate(people[index][0], people[index][1], round(score, 1), ["name"])
-        for _, score, index in process.extract(query, choices, scorer=fuzz.WRatio, processor=None,
-                                               limit=None, score_cutoff=min_score)
+        for _, score, index in process.extract(
+            query, choices, scorer=fuzz.WRatio, processor=None, limit=None, score_cutoff=min_score
+        )
     ]
     scored.sort(key=lambda c: (-c.score, c.customer_id))
     return scored[:limit]
@@ -176,8 +179,9 @@ def _counts(keys: int, near: int) -> Select[Any]:
     to 1."""
 
     def counted(prefix: str, size: int, cap: int) -> Select[Any]:
-        given = union_all(*[select(bindparam(f"{prefix}{i}", type_=String).label("key"))
-                            for i in range(size)]).subquery()
+        given = union_all(
+            *[select(bindparam(f"{prefix}{i}", type_=String).label("key")) for i in range(size)]
+        ).subquery()
         having = select(literal(1)).where(_KEYS.c.key == given.c.key).correlate(given).limit(cap).subquery()
         return select(given.c.key, select(func.count()).select_from(having).scalar_subquery())
 
@@ -202,12 +206,16 @@ def _through_one_token(others: int) -> Select[Any]:
         for n in range(others):
             table = _KEYS.alias()
             matched = matched.join(table, table.c.customer_id == hits.c.customer_id).where(
-                table.c.key.in_(_keys_in(f"other{n}")))
+                table.c.key.in_(_keys_in(f"other{n}"))
+            )
         matched = matched.distinct().subquery()
         query = query.outerjoin(matched, matched.c.customer_id == hits.c.customer_id)
         weight = weight + case((matched.c.customer_id.is_not(None), TYPED), else_=0)
-    return _named(query.add_columns(weight.label("weight"))
-                  .order_by(weight.desc(), hits.c.customer_id).limit(bindparam("size", type_=Integer)))
+    return _named(
+        query.add_columns(weight.label("weight"))
+        .order_by(weight.desc(), hits.c.customer_id)
+        .limit(bindparam("size", type_=Integer))
+    )
 
 
 @lru_cache(maxsize=64)
@@ -218,18 +226,33 @@ def _every_token(tokens: int, near: int | None, with_rare: bool) -> Select[Any]:
     typed = select(tables[0].c.customer_id).where(tables[0].c.key.in_(_keys_in("side0")))
     for i, table in enumerate(tables[1:], 1):
         typed = typed.join(table, table.c.customer_id == tables[0].c.customer_id).where(
-            table.c.key.in_(_keys_in(f"side{i}")))
-    base = (typed.distinct().order_by(tables[0].c.customer_id).limit(bindparam("first", type_=Integer))
-            .cte("typed"))
+            table.c.key.in_(_keys_in(f"side{i}"))
+        )
+    base = (
+        typed.distinct()
+        .order_by(tables[0].c.customer_id)
+        .limit(bindparam("first", type_=Integer))
+        .cte("typed")
+    )
     few = select(func.count()).select_from(base).scalar_subquery() < bindparam("need", type_=Integer)
     parts = [select(base.c.customer_id, literal(TYPED).label("weight"))]
     if near is not None:
-        parts.append(select(_KEYS.c.customer_id, literal(NEAR).label("weight"))
-                     .where(_KEYS.c.key == bindparam(f"own{near}"), few))
+        parts.append(
+            select(_KEYS.c.customer_id, literal(NEAR).label("weight")).where(
+                _KEYS.c.key == bindparam(f"own{near}"), few
+            )
+        )
     if with_rare:
-        parts.append(select(_KEYS.c.customer_id, literal(RARE).label("weight"))
-                     .where(_KEYS.c.key.in_(_keys_in("rare")), few))
+        parts.append(
+            select(_KEYS.c.customer_id, literal(RARE).label("weight")).where(
+                _KEYS.c.key.in_(_keys_in("rare")), few
+            )
+        )
     rows = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
     weight = func.sum(rows.c.weight)
-    return _named(select(rows.c.customer_id, weight.label("weight")).group_by(rows.c.customer_id)
-                  .order_by(weight.desc(), rows.c.customer_id).limit(bindparam("size", type_=Integer)))
+    return _named(
+        select(rows.c.customer_id, weight.label("weight"))
+        .group_by(rows.c.customer_id)
+        .order_by(weight.desc(), rows.c.customer_id)
+        .limit(bindparam("size", type_=Integer))
+    )
