@@ -1,14 +1,561 @@
-"""Voice through Twilio (being built: see issue 4)."""
+"""Voice through Twilio: the IVR, the phone queue with position and callbacks, voicemail, and the bridge.
+
+A call flows: /twilio/voice (greeting, language) -> /twilio/voice/menu (keys or speech, as the IVR file
+says) -> the contact is queued through intake (VIP and complaint priority, skills from the option) ->
+/twilio/voice/wait loops with the caller's position and estimated wait, hold music, and the choice of a
+callback that keeps their place or a voicemail. When an agent accepts the task, the live call is
+redirected (REST) to dial the agent's softphone, or, for a callback, the customer is called back and
+bridged. Status callbacks cancel the task of a caller who hung up in queue (abandoned) and keep the
+call's final status and duration.
+
+Every webhook is signed (403 otherwise) and answers TwiML even when our own storage fails: an apology and
+voicemail, whose recording is spooled to disk and stored once the database is back.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from twilio.base.exceptions import TwilioException
+from twilio.jwt.access_token import AccessToken
+from twilio.jwt.access_token.grants import VoiceGrant
+from twilio.twiml.voice_response import VoiceResponse
+
+from channels import voice_twiml as tw
+from channels.ivr import Ivr, Language, Option, load_ivr
+from channels.spool import Spool
+from channels.twilio_webhooks import Forbidden, forbidden, recall, remember, twiml, verified_form
+from contact_center.auth.roles import Access
+from contact_center.db.models import Conversation, Customer, Ticket, VoiceCall
+from contact_center.errors import Conflict, InvalidInput
+from contact_center.events import Event
+from contact_center.intake import InboundContact
+from contact_center.web.appkeys import CLOCK, EVENTS, INTAKE, ROUTING, SESSIONS, SETTINGS, TWILIO
+from contact_center.web.endpoints import EndpointTable, declare_access
+
+log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
+api = EndpointTable("voice")
+IVR = web.AppKey("ivr", Ivr)
+SPOOL = web.AppKey("voice_spool", Spool)
+FINAL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
+WAITING_STATES = {"pending", "queued", "offered"}
+STORAGE_ERRORS = (SQLAlchemyError, OSError, asyncio.TimeoutError)
+
+Handler = Callable[[web.Request, dict[str, str]], Awaitable[VoiceResponse | web.Response]]
+
+
+def agent_identity(user_id: int) -> str:
+    """The Voice SDK client identity of an agent's softphone."""
+    return f"agent-{user_id}"
+
+
+# the webhook wrapper ---------------------------------------------------------------------------------
+
+
+def webhook(path: str, *, spool_kind: str | None = None) -> Callable[[Handler], Handler]:
+    """A signed Twilio webhook answering TwiML; any failure still answers TwiML (apology and voicemail).
+
+    With `spool_kind`, a payload that could not be stored is kept on disk and stored later.
+    """
+
+    def decorate(handler: Handler) -> Handler:
+        @routes.post(path)
+        @declare_access(Access.PUBLIC)
+        async def handle(request: web.Request) -> web.Response:
+            try:
+                form = await verified_form(request)
+            except Forbidden as exc:
+                return forbidden(str(exc))
+            try:
+                result = await handler(request, form)
+            except Exception as exc:
+                storage = isinstance(exc, STORAGE_ERRORS)
+                log.exception("voice webhook %s failed%s", path, " (storage)" if storage else "")
+                if spool_kind and storage:
+                    request.app[SPOOL].put(spool_kind, form, request.app[CLOCK].now().timestamp())
+                    return twiml(_after_spooling(request, spool_kind))
+                return twiml(tw.apology(request.app[IVR].language(None)))
+            return result if isinstance(result, web.Response) else twiml(result)
+
+        handle.__name__ = handler.__name__
+        handle.__doc__ = handler.__doc__
+        return handler
+
+    return decorate
+
+
+def _after_spooling(request: web.Request, kind: str) -> VoiceResponse:
+    language = request.app[IVR].language(None)
+    if kind == "voicemail":
+        return tw.goodbye(language, tw.prompt(language, "voicemail_thanks"))
+    return VoiceResponse()
+
+
+# the call ----------------------------------------------------------------------------------------------
+
+
+@webhook("/twilio/voice")
+async def incoming_call(request: web.Request, form: dict[str, str]) -> VoiceResponse:
+    """A call arrives: store it (once per CallSid), greet the caller, offer languages or the menu."""
+    app, ivr = request.app, request.app[IVR]
+    call_sid, caller = form.get("CallSid", ""), form.get("From", "")
+    if not call_sid:
+        raise InvalidInput("no CallSid")
+    call, customer = await _register_call(app, call_sid, caller, form.get("To", ""))
+    language = ivr.language(call.language or (customer.language if customer else None))
+    if customer is not None and customer.given_name:
+        greeting = tw.prompt(language, "welcome_known", first_name=customer.given_name)
+    else:
+        greeting = tw.prompt(language, "welcome")
+    if not ivr.is_open(app[CLOCK].now()):
+        await _set_call(app, call_sid, status="closed")
+        return tw.voicemail(language, f"{greeting} {tw.prompt(language, 'closed')}")
+    if len(ivr.languages) > 1 and call.language is None:
+        return tw.choose_language(ivr, greeting)
+    return tw.menu(ivr, ivr.start_menu, language, 1, before=greeting)
+
+
+@webhook("/twilio/voice/language")
+async def chosen_language(request: web.Request, form: dict[str, str]) -> VoiceResponse:
+    """The caller pressed a language key (or nothing: the default language)."""
+    ivr = request.app[IVR]
+    language = ivr.language_by_digit(form.get("Digits", "")) or ivr.languages[0]
+    await _set_call(request.app, form["CallSid"], language=language.code)
+    return tw.menu(ivr, ivr.start_menu, language, 1)
+
+
+@webhook("/twilio/voice/menu")
+async def menu_choice(request: web.Request, form: dict[str, str]) -> VoiceResponse:
+    """A key or words in a menu: another menu, or the queue the option names."""
+    app, ivr = request.app, request.app[IVR]
+    name = request.query.get("menu", ivr.start_menu)
+    if name not in ivr.menus:
+        name = ivr.start_menu
+    attempt = _int(request.query.get("attempt"), 1)
+    call = await _get_call(app, form["CallSid"])
+    language = ivr.language(call.language)
+    option = ivr.choose(name, form.get("Digits", ""), form.get("SpeechResult", ""), language.code)
+    if option is None:
+        if attempt >= ivr.max_attempts:
+            fallback = Option(digit="0", queue=ivr.default_queue)
+            return await _enqueue(request, form, call, fallback, language, f"{name}: no choice")
+        heard = "silent" not in request.query
+        before = tw.prompt(language, "not_understood") if heard else ""
+        return tw.menu(ivr, name, language, attempt + 1, before=before)
+    await _set_call(app, form["CallSid"], ivr_path=[*call.ivr_path, f"{name}:{option.digit}"])
+    if option.menu is not None:
+        return tw.menu(ivr, option.menu, language, 1)
+    return await _enqueue(request, form, call, option, language, f"{name}:{option.digit}")
+
+
+async def _enqueue(
+    request: web.Request, form: dict[str, str], call: VoiceCall, option: Option, language: Language, why: str
+) -> VoiceResponse:
+    """Queue the call through intake (priority for VIPs and complaints), then the wait loop."""
+    app = request.app
+    await app[INTAKE].receive(
+        InboundContact(
+            channel="voice",
+            identities=_identities(call.from_number),
+            external_id=f"{call.call_sid}:queued",
+            text=f"Phone call; IVR choice {why}",
+            conversation_id=call.conversation_id,
+            queue=option.queue,
+            language=language.code,
+            complaint=option.complaint,
+            skills=option.skills,
+            attributes={"call_sid": call.call_sid},
+        )
+    )
+    await _set_call(app, call.call_sid, status="queued")
+    return await _wait_twiml(app, call.call_sid, language)
+
+
+@webhook("/twilio/voice/wait")
+async def wait_loop(request: web.Request, form: dict[str, str]) -> VoiceResponse:
+    """One round of waiting: position, estimated wait, the options, hold music."""
+    call = await _get_call(request.app, form["CallSid"])
+    return await _wait_twiml(request.app, call.call_sid, request.app[IVR].language(call.language))
+
+
+async def _wait_twiml(app: web.Application, call_sid: str, language: Language) -> VoiceResponse:
+    task_id = await _task_of_call(app, call_sid)
+    place = await app[ROUTING].place_in_line(task_id) if task_id else None
+    return tw.wait(language, place, app[SETTINGS].hold_music_url)
+
+
+@webhook("/twilio/voice/wait/choice")
+async def wait_choice(request: web.Request, form: dict[str, str]) -> VoiceResponse:
+    """1: a callback that keeps the caller's place; 2: voicemail; anything else: keep waiting."""
+    app = request.app
+    call = await _get_call(app, form["CallSid"])
+    language = app[IVR].language(call.language)
+    digit = form.get("Digits", "")
+    if digit == "1":
+        await _set_call(app, call.call_sid, callback_requested=True, status="callback")
+        last_digits = "".join(ch for ch in call.from_number if ch.isdigit())[-4:]
+        return tw.goodbye(language, tw.prompt(language, "callback_confirmed", last_digits=last_digits))
+    if digit == "2":
+        task_id = await _task_of_call(app, call.call_sid)
+        if task_id:
+            with contextlib.suppress(Conflict):
+                await app[ROUTING].cancel(task_id, "voicemail")
+        await _set_call(app, call.call_sid, status="voicemail")
+        return tw.voicemail(language, tw.prompt(language, "voicemail"))
+    return await _wait_twiml(app, call.call_sid, language)
+
+
+@webhook("/twilio/voice/after-dial")
+async def after_dial(request: web.Request, form: dict[str, str]) -> VoiceResponse:
+    """The agent's leg ended: back to the queue if the call was transferred, else goodbye."""
+    app = request.app
+    call = await _get_call(app, form["CallSid"])
+    language = app[IVR].language(call.language)
+    state = await _routing_state(app, call.conversation_id)
+    if state in WAITING_STATES:
+        return await _wait_twiml(app, call.call_sid, language)
+    if form.get("DialCallStatus") in {"no-answer", "busy", "failed"} and state == "assigned":
+        return tw.apology(language)
+    response = VoiceResponse()
+    response.hangup()
+    return response
+
+
+@webhook("/twilio/voice/voicemail", spool_kind="voicemail")
+async def voicemail_recorded(request: web.Request, form: dict[str, str]) -> VoiceResponse:
+    """A voicemail was recorded: one ticket per recording, with the recording's URL."""
+    await store_voicemail(request.app, form)
+    call = await _get_call(request.app, form["CallSid"])
+    language = request.app[IVR].language(call.language)
+    return tw.goodbye(language, tw.prompt(language, "voicemail_thanks"))
+
+
+@webhook("/twilio/voice/transcription", spool_kind="transcription")
+async def transcription(request: web.Request, form: dict[str, str]) -> web.Response:
+    """Twilio's transcription of a voicemail: onto the call and its ticket."""
+    await store_transcription(request.app, form)
+    return web.Response(status=204)
+
+
+@webhook("/twilio/voice/status", spool_kind="status")
+async def call_status(request: web.Request, form: dict[str, str]) -> web.Response:
+    """A call's progress; a caller who hangs up while waiting abandons the task."""
+    await store_status(request.app, form)
+    return web.Response(status=204)
+
+
+@webhook("/twilio/voice/recording", spool_kind="recording")
+async def recording_status(request: web.Request, form: dict[str, str]) -> web.Response:
+    """A call recording is ready: its URL onto the call."""
+    if form.get("RecordingStatus", "completed") == "completed":
+        await _set_call(request.app, form["CallSid"], recording_url=form.get("RecordingUrl"))
+    return web.Response(status=204)
+
+
+# what webhooks store (also replayed from the spool) ----------------------------------------------------
+
+
+async def store_voicemail(app: web.Application, form: dict[str, str]) -> None:
+    """The ticket for a voicemail, once per RecordingSid (a retry or a replay changes nothing)."""
+    now = app[CLOCK].now()
+    recording_sid = form.get("RecordingSid", "") or form["CallSid"]
+    # The call may be unknown: the database was down when it arrived, and this comes from the spool.
+    await _register_call(app, form["CallSid"], form.get("From", ""), form.get("To", ""))
+    async with app[SESSIONS].begin() as db:
+        if await recall(db, f"voicemail|{recording_sid}") is not None:
+            return
+        call = await _call_row(db, form["CallSid"])
+        assert call is not None
+        conversation = await db.get(Conversation, call.conversation_id)
+        assert conversation is not None
+        ticket = Ticket(
+            customer_id=conversation.customer_id,
+            subject=f"Voicemail from {call.from_number or 'an unknown caller'}",
+            category="service_request",
+            status="new",
+            priority="high" if conversation.complaint else "normal",
+            conversation_id=conversation.id,
+            description=f"Recording: {form.get('RecordingUrl', '')} ({form.get('RecordingDuration', '?')} s)",
+            created_at=now,
+            updated_at=now,
+        )
+        db.add(ticket)
+        await db.flush()
+        call.voicemail_url, call.ticket_id, call.status = form.get("RecordingUrl"), ticket.id, "voicemail"
+        await remember(db, f"voicemail|{recording_sid}", str(ticket.id), now)
+    await app[EVENTS].publish(
+        "ticket.created", {"ticket_id": ticket.id, "customer_id": ticket.customer_id, "source": "voicemail"}
+    )
+
+
+async def store_transcription(app: web.Application, form: dict[str, str]) -> None:
+    """A voicemail's text, onto the call and its ticket."""
+    text = form.get("TranscriptionText", "")
+    async with app[SESSIONS].begin() as db:
+        call = await _call_row(db, form["CallSid"])
+        if call is None or call.transcription == text:
+            return
+        call.transcription = text
+        if call.ticket_id is not None:
+            ticket = await db.get(Ticket, call.ticket_id)
+            if ticket is not None and text not in ticket.description:
+                ticket.description = f"{ticket.description}\n\nTranscription: {text}".strip()
+
+
+async def store_status(app: web.Application, form: dict[str, str]) -> None:
+    """Final status and duration; a caller who hung up while waiting (no callback asked) abandons."""
+    status, call_sid = form.get("CallStatus", ""), form.get("CallSid", "")
+    now = app[CLOCK].now()
+    async with app[SESSIONS].begin() as db:
+        call = await _call_row(db, call_sid)
+        if call is None:
+            call = (
+                await db.execute(select(VoiceCall).where(VoiceCall.callback_call_sid == call_sid))
+            ).scalar_one_or_none()
+            if call is not None and status in FINAL_STATUSES and status != "completed":
+                call.status = f"callback-{status}"
+            return
+        if status not in FINAL_STATUSES:
+            return
+        call.ended_at = call.ended_at or now
+        call.duration_seconds = _int(form.get("CallDuration"), 0) or call.duration_seconds
+        waiting_caller = not call.callback_requested and call.status not in ("voicemail",)
+        if call.status not in ("voicemail", "callback"):
+            call.status = status
+        conversation = await db.get(Conversation, call.conversation_id)
+        task_id = conversation.task_id if conversation else None
+        state = conversation.routing_state if conversation else None
+    if waiting_caller and task_id and state in WAITING_STATES:
+        with contextlib.suppress(Conflict):
+            await app[ROUTING].cancel(task_id, "caller hung up")
+
+
+SPOOLED: dict[str, Callable[[web.Application, dict[str, str]], Awaitable[None]]] = {
+    "voicemail": store_voicemail,
+    "transcription": store_transcription,
+    "status": store_status,
+    "recording": lambda app, form: _set_call(app, form["CallSid"], recording_url=form.get("RecordingUrl")),
+}
+
+
+async def replay_spool(app: web.Application) -> int:
+    """Store what was spooled while the database was down; returns how many payloads were stored."""
+    return await app[SPOOL].replay(lambda kind, form: SPOOLED[kind](app, form))
+
+
+# the bridge: an agent accepted a voice task -----------------------------------------------------------
+
+
+async def on_task_accepted(app: web.Application, event: Event) -> None:
+    """Dial the agent into the call, once across every process (claimed by a receipt)."""
+    data = event.payload.get("data") or {}
+    if data.get("channel") != "voice" or app[TWILIO] is None:
+        return
+    task_id, agent_id = event.payload["task_id"], int(event.payload["agent_id"])
+    now = app[CLOCK].now()
+    async with app[SESSIONS].begin() as db:
+        if not await remember(db, f"bridge|{task_id}|{data.get('reservation_id')}", "", now):
+            return
+        conversation = (
+            await db.execute(select(Conversation).where(Conversation.task_id == task_id))
+        ).scalar_one_or_none()
+        call = (
+            (
+                await db.execute(
+                    select(VoiceCall)
+                    .where(VoiceCall.conversation_id == (conversation.id if conversation else -1))
+                    .order_by(VoiceCall.id.desc())
+                )
+            )
+            .scalars()
+            .first()
+        )
+        if call is None:
+            return
+        call.agent_id = agent_id
+        callback, call_sid, number, code = (
+            call.callback_requested,
+            call.call_sid,
+            call.from_number,
+            call.language,
+        )
+    language = app[IVR].language(code)
+    settings = app[SETTINGS]
+    bridge = tw.connect(
+        language,
+        agent_identity(agent_id),
+        announce=tw.prompt(language, "connecting"),
+        record=settings.recording_consent,
+    )
+    if settings.recording_consent:
+        bridge.verbs.insert(0, _notice(language))
+    try:
+        if callback:
+            placed = await app[TWILIO].calls.create_async(
+                to=number,
+                from_=settings.twilio_phone_number,
+                twiml=str(bridge),
+                status_callback=f"{settings.public_url}/twilio/voice/status",
+            )
+            await _set_call(app, call_sid, callback_call_sid=placed.sid, status="calling-back")
+        else:
+            await app[TWILIO].calls(call_sid).update_async(twiml=str(bridge))
+            await _set_call(app, call_sid, status="connected")
+    except TwilioException:
+        log.exception("could not bridge call %s to agent %s", call_sid, agent_id)
+
+
+def _notice(language: Language) -> Any:
+    notice = VoiceResponse()
+    tw.say(notice, language, tw.prompt(language, "recording_notice"))
+    return notice.verbs[0]
+
+
+# the softphone's token -----------------------------------------------------------------------------------
+
+
+@api.get("/api/voice/token", access=Access.AGENT, summary="A Twilio Voice access token for the softphone")
+async def voice_token(request: web.Request) -> dict[str, Any]:
+    """An access token with a VoiceGrant for the logged-in user's softphone (one hour)."""
+    settings = request.app[SETTINGS]
+    secret = settings.twilio_api_secret.get_secret_value()
+    if not (settings.twilio_enabled and settings.twilio_api_key and secret and settings.twilio_twiml_app_sid):
+        raise Conflict(
+            "the softphone is not configured (TWILIO_API_KEY, TWILIO_API_SECRET, TWILIO_TWIML_APP_SID)"
+        )
+    identity = agent_identity(request["user"].id)
+    token = AccessToken(
+        settings.twilio_account_sid, settings.twilio_api_key, secret, identity=identity, ttl=3600
+    )
+    token.add_grant(VoiceGrant(outgoing_application_sid=settings.twilio_twiml_app_sid, incoming_allow=True))
+    return {"identity": identity, "token": token.to_jwt(), "ttl_seconds": 3600}
+
+
+# storage helpers ----------------------------------------------------------------------------------------
+
+
+async def _register_call(
+    app: web.Application, call_sid: str, caller: str, to: str
+) -> tuple[VoiceCall, Customer | None]:
+    """The call's row and the caller's customer record, created on the first request for this CallSid."""
+    async with app[SESSIONS]() as db:
+        call = await _call_row(db, call_sid)
+        if call is not None:
+            customer = await _customer_of(db, call.conversation_id)
+            return call, customer
+    result = await app[INTAKE].receive(
+        InboundContact(
+            channel="voice",
+            identities=_identities(caller),
+            external_id=call_sid,
+            text=f"Incoming call from {caller or 'an unknown number'}",
+            route=False,
+            attributes={"call_sid": call_sid},
+        )
+    )
+    now = app[CLOCK].now()
+    async with app[SESSIONS].begin() as db:
+        conversation = await db.get(Conversation, result.conversation_id)
+        assert conversation is not None
+        if conversation.routing_state == "pending":
+            conversation.routing_state = "ivr"  # not queued until the IVR is done
+        call = VoiceCall(
+            call_sid=call_sid,
+            conversation_id=result.conversation_id,
+            from_number=caller[:32],
+            to_number=to[:32],
+            status="ivr",
+            ivr_path=[],
+            started_at=now,
+        )
+        try:
+            async with db.begin_nested():
+                db.add(call)
+        except IntegrityError:  # the same call arrived twice at once: the other request stored it
+            call = await _call_row(db, call_sid)
+            assert call is not None
+        customer = await db.get(Customer, conversation.customer_id)
+    return call, customer
+
+
+async def _customer_of(db: Any, conversation_id: int) -> Customer | None:
+    conversation = await db.get(Conversation, conversation_id)
+    return None if conversation is None else await db.get(Customer, conversation.customer_id)
+
+
+async def _call_row(db: Any, call_sid: str) -> VoiceCall | None:
+    return (await db.execute(select(VoiceCall).where(VoiceCall.call_sid == call_sid))).scalar_one_or_none()
+
+
+async def _get_call(app: web.Application, call_sid: str) -> VoiceCall:
+    async with app[SESSIONS]() as db:
+        call = await _call_row(db, call_sid)
+    if call is None:
+        raise InvalidInput(f"unknown call {call_sid}")
+    return call
+
+
+async def _set_call(app: web.Application, call_sid: str, **values: Any) -> None:
+    async with app[SESSIONS].begin() as db:
+        call = await _call_row(db, call_sid)
+        if call is not None:
+            for name, value in values.items():
+                setattr(call, name, value)
+
+
+async def _task_of_call(app: web.Application, call_sid: str) -> str | None:
+    async with app[SESSIONS]() as db:
+        query = select(Conversation.task_id).join(VoiceCall, VoiceCall.conversation_id == Conversation.id)
+        return (await db.execute(query.where(VoiceCall.call_sid == call_sid))).scalar_one_or_none()
+
+
+async def _routing_state(app: web.Application, conversation_id: int) -> str | None:
+    async with app[SESSIONS]() as db:
+        conversation = await db.get(Conversation, conversation_id)
+        return conversation.routing_state if conversation else None
+
+
+def _identities(caller: str) -> list[tuple[str, str]]:
+    digits = sum(ch.isdigit() for ch in caller)
+    return [("phone", caller)] if digits >= 6 else []  # "anonymous", "+266696687" (withheld): no identity
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default
+
+
+# wiring --------------------------------------------------------------------------------------------------
 
 
 def attach(app: web.Application) -> Callable[[], None]:
-    """Subscribe the channel's event handlers; returns what undoes it."""
-    return lambda: None
+    """Load the IVR, subscribe the bridge, and replay the spool now and then; returns what undoes it."""
+    settings = app[SETTINGS]
+    app[IVR] = load_ivr(settings.ivr_file)
+    app[SPOOL] = Spool(settings.data_dir / "spool" / "voice")
+    unsubscribe = app[EVENTS].subscribe("routing.task.accepted", lambda event: on_task_accepted(app, event))
+    replayer = asyncio.create_task(_replay_forever(app))
+
+    def stop() -> None:
+        unsubscribe()
+        replayer.cancel()
+
+    return stop
+
+
+async def _replay_forever(app: web.Application, interval: float = 15.0) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        with contextlib.suppress(Exception):
+            await replay_spool(app)

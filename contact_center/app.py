@@ -73,7 +73,7 @@ def create_app(
     app[TICK_INTERVAL] = tick_interval
     app.cleanup_ctx.extend([_database, _redis, _events, _routing, _twilio])
     endpoints = []
-    for table in (auth_api.api, customers_api.api, users_api.api, routing_api.api):
+    for table in (auth_api.api, customers_api.api, users_api.api, routing_api.api, voice.api):
         endpoints += add_endpoints(app, table)
     app[ENDPOINTS] = endpoints
     app.router.add_routes(health.routes)

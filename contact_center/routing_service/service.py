@@ -253,6 +253,26 @@ class RoutingService:
             )
         return views
 
+    async def place_in_line(self, task_id: str) -> tuple[int, float] | None:
+        """A waiting task's position in its queue (1 = next) and the estimated wait in seconds.
+
+        The estimate is the position times the queue's average handle time (live figures; 180 s before
+        there are any) shared among the agents who are not offline: the usual first-order estimate.
+        """
+        try:
+            task = await self.engine.store.get_task(task_id)
+        except RoutingError:
+            return None
+        if task.state.value not in ("queued", "reserved"):
+            return None
+        waiting = await self.engine.store.waiting(task.queue)
+        ids = [t.id for t in waiting]
+        position = ids.index(task_id) + 1 if task_id in ids else 1
+        figures = self.statistics.queues.get(task.queue)
+        handle = (figures.average_handle_time if figures else None) or 180.0
+        staffed = sum(1 for agent in await self.engine.store.agents() if agent.presence != Presence.OFFLINE)
+        return position, position * handle / max(1, staffed)
+
     # internals ------------------------------------------------------------------------------------
 
     async def _configure(self, row: Queue) -> None:

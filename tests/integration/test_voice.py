@@ -1,0 +1,326 @@
+"""Voice through Twilio at Twilio's edge: signed webhooks in, TwiML out, REST calls to the stand-in."""
+
+from __future__ import annotations
+
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import jwt
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import func, select
+
+from channels import voice
+from contact_center.app import create_app
+from contact_center.db.models import Conversation, Message, Ticket, VoiceCall
+from contact_center.web.appkeys import ENGINE, EVENTS, ROUTING, SESSIONS
+from tests.conftest import bearer
+from tests.twilio_standin import ACCOUNT_SID, OUR_NUMBER, PUBLIC_URL, signature, signed_post
+
+CALLER = "+14155550100"
+
+
+def parse(text: str) -> ET.Element:
+    root = ET.fromstring(text)  # noqa: S314 (our own TwiML)
+    assert root.tag == "Response"
+    return root
+
+
+async def post(client, path: str, **form: str):
+    response = await signed_post(client, path, form)
+    assert response.status in (200, 204), (path, response.status, await response.text())
+    return parse(await response.text()) if response.status == 200 else None
+
+
+async def count(app, model) -> int:
+    async with app[SESSIONS]() as db:
+        return (await db.execute(select(func.count()).select_from(model))).scalar_one()
+
+
+async def settle(app) -> None:
+    """Let routing store and publish its events, and the handlers run."""
+    await app[ROUTING].flush()
+    await app[EVENTS].drain()
+
+
+async def call_into_queue(client, call_sid: str, caller: str = CALLER, digit: str = "1") -> ET.Element:
+    await post(client, "/twilio/voice", CallSid=call_sid, From=caller, To=OUR_NUMBER)
+    await post(client, "/twilio/voice/language", CallSid=call_sid, Digits="1")
+    return await post(client, "/twilio/voice/menu?menu=main&attempt=1", CallSid=call_sid, Digits=digit)
+
+
+async def available(client, staff, role: str = "agent") -> None:
+    """The agent speaks English (the caller's language) and is ready."""
+    patched = await client.patch(
+        f"/api/users/{staff[role]['id']}", json={"languages": ["en"]}, headers=bearer(staff["admin"]["token"])
+    )
+    assert patched.status == 200, await patched.text()
+    response = await client.post(
+        "/api/routing/presence", json={"presence": "available"}, headers=bearer(staff[role]["token"])
+    )
+    assert response.status == 200, await response.text()
+
+
+async def accept_offer(client, staff, role: str = "agent") -> dict:
+    me = await (await client.get("/api/routing/me", headers=bearer(staff[role]["token"]))).json()
+    assert me["offer"], me
+    response = await client.post(
+        f"/api/routing/offers/{me['offer']}/accept", headers=bearer(staff[role]["token"])
+    )
+    assert response.status == 200, await response.text()
+    return me
+
+
+async def test_a_call_is_greeted_and_offered_the_languages(twilio_client):
+    root = await post(twilio_client, "/twilio/voice", CallSid="CA1", From=CALLER, To=OUR_NUMBER)
+    gather = root.find("Gather")
+    assert gather is not None and gather.get("action") == "/twilio/voice/language"
+    assert "For English, press 1." in [say.text for say in gather.iter("Say")]
+
+
+async def test_unsigned_and_tampered_webhooks_are_refused(twilio_client):
+    form = {"AccountSid": ACCOUNT_SID, "CallSid": "CA2", "From": CALLER, "To": OUR_NUMBER}
+    unsigned = await twilio_client.post("/twilio/voice", data=form)
+    assert unsigned.status == 403
+    good = signature(PUBLIC_URL + "/twilio/voice", form)
+    tampered = await twilio_client.post(
+        "/twilio/voice", data={**form, "From": "+19995550100"}, headers={"X-Twilio-Signature": good}
+    )
+    assert tampered.status == 403
+    wrong_url = signature("http://evil.example/twilio/voice", form)
+    elsewhere = await twilio_client.post(
+        "/twilio/voice", data=form, headers={"X-Twilio-Signature": wrong_url}
+    )
+    assert elsewhere.status == 403
+    assert await count(twilio_client.app, VoiceCall) == 0
+
+
+async def test_without_twilio_configured_every_webhook_is_refused(client):
+    form = {"CallSid": "CA3", "From": CALLER}
+    response = await client.post(
+        "/twilio/voice",
+        data=form,
+        headers={"X-Twilio-Signature": signature(PUBLIC_URL + "/twilio/voice", form)},
+    )
+    assert response.status == 403
+
+
+async def test_the_same_call_twice_is_one_conversation(twilio_client):
+    for _ in range(2):
+        await post(twilio_client, "/twilio/voice", CallSid="CA4", From=CALLER, To=OUR_NUMBER)
+    app = twilio_client.app
+    assert await count(app, VoiceCall) == 1
+    assert await count(app, Conversation) == 1
+    assert await count(app, Message) == 1
+
+
+async def test_a_known_caller_is_greeted_by_name(twilio_client, staff):
+    response = await twilio_client.post(
+        "/api/customers",
+        json={
+            "display_name": "Alice Smith",
+            "given_name": "Alice",
+            "identities": [{"kind": "phone", "value": CALLER}],
+        },
+        headers=bearer(staff["agent"]["token"]),
+    )
+    assert response.status == 201, await response.text()
+    root = await post(twilio_client, "/twilio/voice", CallSid="CA5", From=CALLER, To=OUR_NUMBER)
+    assert "Hello again, Alice." in "".join(say.text or "" for say in root.iter("Say"))
+
+
+async def test_speech_picks_an_option_and_a_complaint_raises_priority(twilio_client):
+    await post(twilio_client, "/twilio/voice", CallSid="CA6", From=CALLER, To=OUR_NUMBER)
+    await post(twilio_client, "/twilio/voice/language", CallSid="CA6", Digits="1")
+    root = await post(
+        twilio_client,
+        "/twilio/voice/menu?menu=main&attempt=1",
+        CallSid="CA6",
+        SpeechResult="I want to complain",
+    )
+    assert root.find("Gather").get("action") == "/twilio/voice/wait/choice"
+    async with twilio_client.app[SESSIONS]() as db:
+        conversation = (await db.execute(select(Conversation))).scalar_one()
+    assert conversation.complaint and conversation.priority > 0
+    assert conversation.routing_state in ("queued", "pending")
+
+
+async def test_unrecognised_input_repeats_the_menu_then_queues(twilio_client):
+    await post(twilio_client, "/twilio/voice", CallSid="CA7", From=CALLER, To=OUR_NUMBER)
+    await post(twilio_client, "/twilio/voice/language", CallSid="CA7", Digits="1")
+    again = await post(twilio_client, "/twilio/voice/menu?menu=main&attempt=1", CallSid="CA7", Digits="7")
+    assert "Sorry, I did not get that." in [say.text for say in again.iter("Say")]
+    assert again.find("Gather").get("action").endswith("attempt=2")
+    last = await post(twilio_client, "/twilio/voice/menu?menu=main&attempt=3", CallSid="CA7", Digits="7")
+    assert last.find("Gather").get("action") == "/twilio/voice/wait/choice"
+
+
+async def test_end_to_end_the_agent_is_bridged_and_an_abandoned_caller_is_counted(
+    twilio_client, twilio, staff
+):
+    app = twilio_client.app
+    await available(twilio_client, staff)
+    wait = await call_into_queue(twilio_client, "CA10")
+    assert wait.find("Redirect").text == "/twilio/voice/wait"
+    await settle(app)
+    offer = await accept_offer(twilio_client, staff)
+    await settle(app)
+    updates = twilio.call_updates("CA10")
+    assert len(updates) == 1
+    bridge = parse(updates[0]["Twiml"])
+    assert bridge.find("Dial/Client").text == f"agent-{staff['agent']['id']}"
+    async with app[SESSIONS]() as db:
+        conversation = (await db.execute(select(Conversation))).scalar_one()
+    assert conversation.task_id in offer["tasks"] or conversation.routing_state == "assigned"
+
+    # A second caller waits (the agent is on a call: voice is exclusive), hears their place, hangs up.
+    wait = await call_into_queue(twilio_client, "CA11", caller="+14155550111")
+    says = [say.text for say in wait.iter("Say")]
+    assert "You are number 1 in line." in says
+    await post(
+        twilio_client, "/twilio/voice/status", CallSid="CA11", CallStatus="completed", CallDuration="42"
+    )
+    await settle(app)
+    figures = app[ROUTING].statistics.queues["general"]
+    assert figures.abandoned == 1
+    async with app[SESSIONS]() as db:
+        call = (await db.execute(select(VoiceCall).where(VoiceCall.call_sid == "CA11"))).scalar_one()
+        abandoned = await db.get(Conversation, call.conversation_id)
+    assert call.status == "completed" and call.duration_seconds == 42
+    assert abandoned.routing_state == "abandoned"
+    # The retried status callback changes nothing twice.
+    await post(
+        twilio_client, "/twilio/voice/status", CallSid="CA11", CallStatus="completed", CallDuration="42"
+    )
+    await settle(app)
+    assert figures.abandoned == 1
+
+
+async def test_a_callback_keeps_the_place_and_calls_the_customer_back(twilio_client, twilio, staff):
+    app = twilio_client.app
+    await call_into_queue(twilio_client, "CA20")
+    goodbye = await post(twilio_client, "/twilio/voice/wait/choice", CallSid="CA20", Digits="1")
+    assert "ending in 0100" in " ".join(say.text for say in goodbye.iter("Say"))
+    assert goodbye.find("Hangup") is not None
+    await post(twilio_client, "/twilio/voice/status", CallSid="CA20", CallStatus="completed")
+    await settle(app)
+    async with app[SESSIONS]() as db:
+        conversation = (await db.execute(select(Conversation))).scalar_one()
+    assert conversation.routing_state == "queued"  # still in line
+    await available(twilio_client, staff)
+    await settle(app)
+    await accept_offer(twilio_client, staff)
+    await settle(app)
+    placed = twilio.calls_created()
+    assert len(placed) == 1
+    assert placed[0]["To"] == CALLER and placed[0]["From"] == OUR_NUMBER
+    assert parse(placed[0]["Twiml"]).find("Dial/Client").text == f"agent-{staff['agent']['id']}"
+    assert placed[0]["StatusCallback"] == PUBLIC_URL + "/twilio/voice/status"
+
+
+async def test_voicemail_becomes_one_ticket_with_the_recording(twilio_client):
+    app = twilio_client.app
+    await call_into_queue(twilio_client, "CA30")
+    record = await post(twilio_client, "/twilio/voice/wait/choice", CallSid="CA30", Digits="2")
+    assert record.find("Record").get("action") == "/twilio/voice/voicemail"
+    assert record.find("Record").get("transcribe") == "true"
+    form = {
+        "CallSid": "CA30",
+        "From": CALLER,
+        "RecordingSid": "RE30",
+        "RecordingUrl": "https://api.twilio.com/RE30",
+    }
+    for _ in range(2):  # Twilio retried
+        thanks = await post(twilio_client, "/twilio/voice/voicemail", **form)
+        assert thanks.find("Hangup") is not None
+    await post(
+        twilio_client, "/twilio/voice/transcription", CallSid="CA30", TranscriptionText="Please call me"
+    )
+    async with app[SESSIONS]() as db:
+        tickets = list((await db.execute(select(Ticket))).scalars())
+        conversation = (await db.execute(select(Conversation))).scalar_one()
+    assert len(tickets) == 1
+    assert "https://api.twilio.com/RE30" in tickets[0].description
+    assert "Please call me" in tickets[0].description
+    assert conversation.routing_state == "abandoned"  # left the queue for voicemail
+
+
+async def test_closed_hours_go_to_voicemail(aiohttp_client, twilio_settings, clock, tmp_path):
+    ivr = (Path(voice.__file__).parent / "ivr_default.yaml").read_text()
+    ivr = ivr.replace("hours: {}", "hours: {mon: ['10:00-18:00']}  # the manual clock says Monday 09:00 UTC")
+    path = tmp_path / "ivr.yaml"
+    path.write_text(ivr)
+    settings = twilio_settings.model_copy(update={"ivr_file": path})
+    client = await aiohttp_client(create_app(settings, clock=clock, tick_interval=None))
+    root = await post(client, "/twilio/voice", CallSid="CA40", From=CALLER, To=OUR_NUMBER)
+    assert "We are closed right now." in " ".join(say.text for say in root.iter("Say"))
+    assert root.find("Record") is not None
+
+
+async def test_a_broken_ivr_file_names_the_problem(tmp_path):
+    from channels.ivr import IvrError, load_ivr
+
+    path = tmp_path / "ivr.yaml"
+    path.write_text("languages: []\nmenus: {}\n")
+    with pytest.raises(IvrError, match="languages"):
+        load_ivr(path)
+
+
+def take_away(database: Path) -> None:
+    """The database file disappears: every new connection finds an empty database (no tables)."""
+    shutil.move(database, database.with_suffix(".away"))
+
+
+def bring_back(database: Path) -> None:
+    database.unlink(missing_ok=True)
+    shutil.move(database.with_suffix(".away"), database)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_with_the_database_down_callers_get_twiml_and_voicemail_is_kept(twilio_client, settings):
+    app = twilio_client.app
+    database = Path(settings.effective_database_url.split("///", 1)[1])
+    await app[ENGINE].dispose()
+    take_away(database)
+    try:
+        root = await post(twilio_client, "/twilio/voice", CallSid="CA50", From=CALLER, To=OUR_NUMBER)
+        assert root.find("Record").get("action") == "/twilio/voice/voicemail"
+        form = {
+            "CallSid": "CA50",
+            "From": CALLER,
+            "To": OUR_NUMBER,
+            "RecordingSid": "RE50",
+            "RecordingUrl": "u",
+        }
+        thanks = await post(twilio_client, "/twilio/voice/voicemail", **form)
+        assert thanks.find("Hangup") is not None
+        assert await voice.replay_spool(app) == 0  # still down: kept
+    finally:
+        await app[ENGINE].dispose()
+        bring_back(database)
+    assert await voice.replay_spool(app) == 1
+    async with app[SESSIONS]() as db:
+        ticket = (await db.execute(select(Ticket))).scalar_one()
+    assert ticket.subject == f"Voicemail from {CALLER}"
+    assert await voice.replay_spool(app) == 0
+
+
+async def test_the_softphone_token_carries_a_voice_grant(aiohttp_client, twilio_settings, clock, staff):
+    bare = await aiohttp_client(create_app(twilio_settings, clock=clock, tick_interval=None))
+    refused = await bare.get("/api/voice/token", headers=bearer(staff["agent"]["token"]))
+    assert refused.status == 409
+    settings = twilio_settings.model_copy(
+        update={
+            "twilio_api_key": "SK" + "1" * 32,
+            "twilio_api_secret": SecretStr("s3cret"),
+            "twilio_twiml_app_sid": "AP" + "2" * 32,
+        }
+    )
+    client = await aiohttp_client(create_app(settings, clock=clock, tick_interval=None))
+    response = await client.get("/api/voice/token", headers=bearer(staff["agent"]["token"]))
+    body = await response.json()
+    assert body["identity"] == f"agent-{staff['agent']['id']}"
+    claims = jwt.decode(body["token"], "s3cret", algorithms=["HS256"])
+    assert claims["grants"]["identity"] == body["identity"]
+    assert claims["grants"]["voice"]["outgoing"]["application_sid"] == "AP" + "2" * 32
