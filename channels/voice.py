@@ -34,7 +34,7 @@ from channels.spool import Spool
 from channels.twilio_webhooks import Forbidden, forbidden, recall, remember, twiml, verified_form
 from contact_center.auth.roles import Access
 from contact_center.db.models import Conversation, Customer, Ticket, VoiceCall
-from contact_center.errors import Conflict, InvalidInput
+from contact_center.errors import Conflict, InvalidInput, NotFound
 from contact_center.events import Event
 from contact_center.intake import InboundContact
 from contact_center.web.appkeys import CLOCK, EVENTS, INTAKE, ROUTING, SESSIONS, SETTINGS, TWILIO
@@ -312,31 +312,42 @@ async def store_transcription(app: web.Application, form: dict[str, str]) -> Non
 
 
 async def store_status(app: web.Application, form: dict[str, str]) -> None:
-    """Final status and duration; a caller who hung up while waiting (no callback asked) abandons."""
+    """A call (or our callback leg) ended: its status and duration.
+
+    A caller who hangs up while waiting (no callback asked) abandons the task; a call that ends while an
+    agent has it ends the contact, and the agent goes to wrap-up.
+    """
     status, call_sid = form.get("CallStatus", ""), form.get("CallSid", "")
+    if status not in FINAL_STATUSES:
+        return
     now = app[CLOCK].now()
     async with app[SESSIONS].begin() as db:
         call = await _call_row(db, call_sid)
+        callback_leg = call is None
         if call is None:
-            call = (
-                await db.execute(select(VoiceCall).where(VoiceCall.callback_call_sid == call_sid))
-            ).scalar_one_or_none()
-            if call is not None and status in FINAL_STATUSES and status != "completed":
-                call.status = f"callback-{status}"
-            return
-        if status not in FINAL_STATUSES:
-            return
-        call.ended_at = call.ended_at or now
-        call.duration_seconds = _int(form.get("CallDuration"), 0) or call.duration_seconds
-        waiting_caller = not call.callback_requested and call.status not in ("voicemail",)
-        if call.status not in ("voicemail", "callback"):
-            call.status = status
+            query = select(VoiceCall).where(VoiceCall.callback_call_sid == call_sid)
+            call = (await db.execute(query)).scalar_one_or_none()
+            if call is None:
+                return
+        if callback_leg:
+            call.status = "callback-done" if status == "completed" else f"callback-{status}"
+        else:
+            call.ended_at = call.ended_at or now
+            call.duration_seconds = _int(form.get("CallDuration"), 0) or call.duration_seconds
+            if call.status not in ("voicemail", "callback", "calling-back"):
+                call.status = status
+        left_waiting = not callback_leg and not call.callback_requested and call.status != "voicemail"
         conversation = await db.get(Conversation, call.conversation_id)
         task_id = conversation.task_id if conversation else None
         state = conversation.routing_state if conversation else None
-    if waiting_caller and task_id and state in WAITING_STATES:
-        with contextlib.suppress(Conflict):
+        agent_id = call.agent_id
+    if task_id is None:
+        return
+    with contextlib.suppress(Conflict, NotFound):
+        if left_waiting and state in WAITING_STATES:
             await app[ROUTING].cancel(task_id, "caller hung up")
+        elif state == "assigned" and agent_id is not None and (callback_leg or not call.callback_requested):
+            await app[ROUTING].complete(agent_id, task_id)
 
 
 SPOOLED: dict[str, Callable[[web.Application, dict[str, str]], Awaitable[None]]] = {

@@ -237,6 +237,7 @@ async def test_voicemail_becomes_one_ticket_with_the_recording(twilio_client):
     await post(
         twilio_client, "/twilio/voice/transcription", CallSid="CA30", TranscriptionText="Please call me"
     )
+    await settle(app)
     async with app[SESSIONS]() as db:
         tickets = list((await db.execute(select(Ticket))).scalars())
         conversation = (await db.execute(select(Conversation))).scalar_one()
