@@ -96,6 +96,20 @@ async def test_unsigned_and_tampered_webhooks_are_refused(twilio_client):
     assert await count(twilio_client.app, VoiceCall) == 0
 
 
+async def test_forwarded_headers_count_only_from_a_trusted_proxy(aiohttp_client, twilio_settings, clock):
+    form = {"AccountSid": ACCOUNT_SID, "CallSid": "CA8", "From": CALLER, "To": OUR_NUMBER}
+    headers = {
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "cc.example.com",
+        "X-Twilio-Signature": signature("https://cc.example.com/twilio/voice", form),
+    }
+    untrusted = await aiohttp_client(create_app(twilio_settings, clock=clock, tick_interval=None))
+    assert (await untrusted.post("/twilio/voice", data=form, headers=headers)).status == 403
+    trusting = twilio_settings.model_copy(update={"trusted_proxies": "127.0.0.0/8,::1"})
+    behind_proxy = await aiohttp_client(create_app(trusting, clock=clock, tick_interval=None))
+    assert (await behind_proxy.post("/twilio/voice", data=form, headers=headers)).status == 200
+
+
 async def test_without_twilio_configured_every_webhook_is_refused(client):
     form = {"CallSid": "CA3", "From": CALLER}
     response = await client.post(
