@@ -188,6 +188,11 @@ async def wait_loop(request: web.Request, form: dict[str, str]) -> VoiceResponse
 
 
 async def _wait_twiml(app: web.Application, call_sid: str, language: Language) -> VoiceResponse:
+    """The next round of waiting; voicemail once the queue gave up (its maximum wait passed)."""
+    call = await _get_call(app, call_sid)
+    if await _routing_state(app, call.conversation_id) in ("fell_back", "abandoned"):
+        await _set_call(app, call_sid, status="voicemail")
+        return tw.voicemail(language, tw.prompt(language, "voicemail"))
     task_id = await _task_of_call(app, call_sid)
     place = await app[ROUTING].place_in_line(task_id) if task_id else None
     return tw.wait(language, place, app[SETTINGS].hold_music_url)

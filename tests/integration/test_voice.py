@@ -174,10 +174,24 @@ async def test_end_to_end_the_agent_is_bridged_and_an_abandoned_caller_is_counte
     twilio_client, twilio, staff
 ):
     app = twilio_client.app
+    admin = bearer(staff["admin"]["token"])
+    queue = {"name": "billing", "channels": ["voice"], "required_skills": {"billing": 3}}
+    assert (await twilio_client.post("/api/queues", json=queue, headers=admin)).status == 201
+    skills = {"skills": {"billing": 5}}
+    assert (
+        await twilio_client.patch(f"/api/users/{staff['agent']['id']}", json=skills, headers=admin)
+    ).status == 200
     await available(twilio_client, staff)
-    wait = await call_into_queue(twilio_client, "CA10")
+    wait = await call_into_queue(twilio_client, "CA10", digit="1")  # 1: billing
     assert wait.find("Redirect").text == "/twilio/voice/wait"
     await settle(app)
+    async with app[SESSIONS]() as db:
+        queued = (await db.execute(select(Conversation))).scalar_one()
+    task = await app[ROUTING].engine.store.get_task(queued.task_id)
+    assert task.queue == "billing" and task.channel == "voice"
+    assert [(t.queue, dict(t.skills), t.language) for t in task.targets] == [
+        ("billing", {"billing": 3}, "en")
+    ]
     offer = await accept_offer(twilio_client, staff)
     await settle(app)
     updates = twilio.call_updates("CA10")
@@ -196,7 +210,7 @@ async def test_end_to_end_the_agent_is_bridged_and_an_abandoned_caller_is_counte
         twilio_client, "/twilio/voice/status", CallSid="CA11", CallStatus="completed", CallDuration="42"
     )
     await settle(app)
-    figures = app[ROUTING].statistics.queues["general"]
+    figures = app[ROUTING].statistics.queues["billing"]
     assert figures.abandoned == 1
     async with app[SESSIONS]() as db:
         call = (await db.execute(select(VoiceCall).where(VoiceCall.call_sid == "CA11"))).scalar_one()
@@ -339,3 +353,35 @@ async def test_the_softphone_token_carries_a_voice_grant(aiohttp_client, twilio_
     claims = jwt.decode(body["token"], "s3cret", algorithms=["HS256"])
     assert claims["grants"]["identity"] == body["identity"]
     assert claims["grants"]["voice"]["outgoing"]["application_sid"] == "AP" + "2" * 32
+
+
+async def test_after_the_queues_maximum_wait_the_caller_is_offered_voicemail(twilio_client, staff, clock):
+    admin = bearer(staff["admin"]["token"])
+    queue = {"name": "billing", "channels": ["voice"], "max_wait_seconds": 60}
+    assert (await twilio_client.post("/api/queues", json=queue, headers=admin)).status == 201
+    await call_into_queue(twilio_client, "CA60", digit="1")
+    clock.advance(seconds=61)
+    await twilio_client.app[ROUTING].engine.tick()
+    await settle(twilio_client.app)
+    root = await post(twilio_client, "/twilio/voice/wait", CallSid="CA60")
+    assert root.find("Record").get("action") == "/twilio/voice/voicemail"
+
+
+async def test_with_recording_consent_the_caller_hears_the_notice_and_the_call_is_recorded(
+    aiohttp_client, twilio_settings, twilio, clock, staff
+):
+    settings = twilio_settings.model_copy(update={"recording_consent": True})
+    client = await aiohttp_client(create_app(settings, clock=clock, tick_interval=None))
+    await available(client, staff)
+    await call_into_queue(client, "CA70", digit="9")
+    await settle(client.app)
+    await accept_offer(client, staff)
+    await settle(client.app)
+    bridge = parse(twilio.call_updates("CA70")[0]["Twiml"])
+    assert "This call is recorded." in [say.text for say in bridge.iter("Say")]
+    assert bridge.find("Dial").get("record") == "record-from-answer-dual"
+    assert bridge.find("Dial").get("recordingStatusCallback") == "/twilio/voice/recording"
+    await post(client, "/twilio/voice/recording", CallSid="CA70", RecordingUrl="https://api.twilio.com/RE70")
+    async with client.app[SESSIONS]() as db:
+        call = (await db.execute(select(VoiceCall))).scalar_one()
+    assert call.recording_url == "https://api.twilio.com/RE70"
