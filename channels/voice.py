@@ -23,9 +23,6 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from twilio.base.exceptions import TwilioException
-from twilio.jwt.access_token import AccessToken
-from twilio.jwt.access_token.grants import VoiceGrant
 from twilio.twiml.voice_response import VoiceResponse
 
 from channels import voice_twiml as tw
@@ -35,15 +32,13 @@ from channels.twilio_webhooks import Forbidden, forbidden, recall, remember, twi
 from contact_center.auth.roles import Access
 from contact_center.db.models import Conversation, Customer, Ticket, VoiceCall
 from contact_center.errors import Conflict, InvalidInput, NotFound
-from contact_center.events import Event
 from contact_center.intake import InboundContact
-from contact_center.web.appkeys import CLOCK, EVENTS, INTAKE, ROUTING, SESSIONS, SETTINGS, TWILIO
-from contact_center.web.endpoints import EndpointTable, declare_access
+from contact_center.web.appkeys import CLOCK, EVENTS, INTAKE, ROUTING, SESSIONS, SETTINGS
+from contact_center.web.endpoints import declare_access
 
 log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
-api = EndpointTable("voice")
 IVR = web.AppKey("ivr", Ivr)
 SPOOL = web.AppKey("voice_spool", Spool)
 FINAL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
@@ -51,11 +46,6 @@ WAITING_STATES = {"pending", "queued", "offered"}
 STORAGE_ERRORS = (SQLAlchemyError, OSError, asyncio.TimeoutError)
 
 Handler = Callable[[web.Request, dict[str, str]], Awaitable[VoiceResponse | web.Response]]
-
-
-def agent_identity(user_id: int) -> str:
-    """The Voice SDK client identity of an agent's softphone."""
-    return f"agent-{user_id}"
 
 
 # the webhook wrapper ---------------------------------------------------------------------------------
@@ -117,7 +107,7 @@ async def incoming_call(request: web.Request, form: dict[str, str]) -> VoiceResp
     else:
         greeting = tw.prompt(language, "welcome")
     if not ivr.is_open(app[CLOCK].now()):
-        await _set_call(app, call_sid, status="closed")
+        await set_call(app, call_sid, status="closed")
         return tw.voicemail(language, f"{greeting} {tw.prompt(language, 'closed')}")
     if len(ivr.languages) > 1 and call.language is None:
         return tw.choose_language(ivr, greeting)
@@ -129,7 +119,7 @@ async def chosen_language(request: web.Request, form: dict[str, str]) -> VoiceRe
     """The caller pressed a language key (or nothing: the default language)."""
     ivr = request.app[IVR]
     language = ivr.language_by_digit(form.get("Digits", "")) or ivr.languages[0]
-    await _set_call(request.app, form["CallSid"], language=language.code)
+    await set_call(request.app, form["CallSid"], language=language.code)
     return tw.menu(ivr, ivr.start_menu, language, 1)
 
 
@@ -141,7 +131,7 @@ async def menu_choice(request: web.Request, form: dict[str, str]) -> VoiceRespon
     if name not in ivr.menus:
         name = ivr.start_menu
     attempt = _int(request.query.get("attempt"), 1)
-    call = await _get_call(app, form["CallSid"])
+    call = await get_call(app, form["CallSid"])
     language = ivr.language(call.language)
     option = ivr.choose(name, form.get("Digits", ""), form.get("SpeechResult", ""), language.code)
     if option is None:
@@ -151,7 +141,7 @@ async def menu_choice(request: web.Request, form: dict[str, str]) -> VoiceRespon
         heard = "silent" not in request.query
         before = tw.prompt(language, "not_understood") if heard else ""
         return tw.menu(ivr, name, language, attempt + 1, before=before)
-    await _set_call(app, form["CallSid"], ivr_path=[*call.ivr_path, f"{name}:{option.digit}"])
+    await set_call(app, form["CallSid"], ivr_path=[*call.ivr_path, f"{name}:{option.digit}"])
     if option.menu is not None:
         return tw.menu(ivr, option.menu, language, 1)
     return await _enqueue(request, form, call, option, language, f"{name}:{option.digit}")
@@ -176,22 +166,22 @@ async def _enqueue(
             attributes={"call_sid": call.call_sid},
         )
     )
-    await _set_call(app, call.call_sid, status="queued")
+    await set_call(app, call.call_sid, status="queued")
     return await _wait_twiml(app, call.call_sid, language)
 
 
 @webhook("/twilio/voice/wait")
 async def wait_loop(request: web.Request, form: dict[str, str]) -> VoiceResponse:
     """One round of waiting: position, estimated wait, the options, hold music."""
-    call = await _get_call(request.app, form["CallSid"])
+    call = await get_call(request.app, form["CallSid"])
     return await _wait_twiml(request.app, call.call_sid, request.app[IVR].language(call.language))
 
 
 async def _wait_twiml(app: web.Application, call_sid: str, language: Language) -> VoiceResponse:
     """The next round of waiting; voicemail once the queue gave up (its maximum wait passed)."""
-    call = await _get_call(app, call_sid)
+    call = await get_call(app, call_sid)
     if await _routing_state(app, call.conversation_id) in ("fell_back", "abandoned"):
-        await _set_call(app, call_sid, status="voicemail")
+        await set_call(app, call_sid, status="voicemail")
         return tw.voicemail(language, tw.prompt(language, "voicemail"))
     task_id = await _task_of_call(app, call_sid)
     place = await app[ROUTING].place_in_line(task_id) if task_id else None
@@ -202,11 +192,11 @@ async def _wait_twiml(app: web.Application, call_sid: str, language: Language) -
 async def wait_choice(request: web.Request, form: dict[str, str]) -> VoiceResponse:
     """1: a callback that keeps the caller's place; 2: voicemail; anything else: keep waiting."""
     app = request.app
-    call = await _get_call(app, form["CallSid"])
+    call = await get_call(app, form["CallSid"])
     language = app[IVR].language(call.language)
     digit = form.get("Digits", "")
     if digit == "1":
-        await _set_call(app, call.call_sid, callback_requested=True, status="callback")
+        await set_call(app, call.call_sid, callback_requested=True, status="callback")
         last_digits = "".join(ch for ch in call.from_number if ch.isdigit())[-4:]
         return tw.goodbye(language, tw.prompt(language, "callback_confirmed", last_digits=last_digits))
     if digit == "2":
@@ -214,7 +204,7 @@ async def wait_choice(request: web.Request, form: dict[str, str]) -> VoiceRespon
         if task_id:
             with contextlib.suppress(Conflict):
                 await app[ROUTING].cancel(task_id, "voicemail")
-        await _set_call(app, call.call_sid, status="voicemail")
+        await set_call(app, call.call_sid, status="voicemail")
         return tw.voicemail(language, tw.prompt(language, "voicemail"))
     return await _wait_twiml(app, call.call_sid, language)
 
@@ -223,7 +213,7 @@ async def wait_choice(request: web.Request, form: dict[str, str]) -> VoiceRespon
 async def after_dial(request: web.Request, form: dict[str, str]) -> VoiceResponse:
     """The agent's leg ended: back to the queue if the call was transferred, else goodbye."""
     app = request.app
-    call = await _get_call(app, form["CallSid"])
+    call = await get_call(app, form["CallSid"])
     language = app[IVR].language(call.language)
     state = await _routing_state(app, call.conversation_id)
     if state in WAITING_STATES:
@@ -239,7 +229,7 @@ async def after_dial(request: web.Request, form: dict[str, str]) -> VoiceRespons
 async def voicemail_recorded(request: web.Request, form: dict[str, str]) -> VoiceResponse:
     """A voicemail was recorded: one ticket per recording, with the recording's URL."""
     await store_voicemail(request.app, form)
-    call = await _get_call(request.app, form["CallSid"])
+    call = await get_call(request.app, form["CallSid"])
     language = request.app[IVR].language(call.language)
     return tw.goodbye(language, tw.prompt(language, "voicemail_thanks"))
 
@@ -262,7 +252,7 @@ async def call_status(request: web.Request, form: dict[str, str]) -> web.Respons
 async def recording_status(request: web.Request, form: dict[str, str]) -> web.Response:
     """A call recording is ready: its URL onto the call."""
     if form.get("RecordingStatus", "completed") == "completed":
-        await _set_call(request.app, form["CallSid"], recording_url=form.get("RecordingUrl"))
+        await set_call(request.app, form["CallSid"], recording_url=form.get("RecordingUrl"))
     return web.Response(status=204)
 
 
@@ -278,7 +268,7 @@ async def store_voicemail(app: web.Application, form: dict[str, str]) -> None:
     async with app[SESSIONS].begin() as db:
         if await recall(db, f"voicemail|{recording_sid}") is not None:
             return
-        call = await _call_row(db, form["CallSid"])
+        call = await call_row(db, form["CallSid"])
         assert call is not None
         conversation = await db.get(Conversation, call.conversation_id)
         assert conversation is not None
@@ -306,7 +296,7 @@ async def store_transcription(app: web.Application, form: dict[str, str]) -> Non
     """A voicemail's text, onto the call and its ticket."""
     text = form.get("TranscriptionText", "")
     async with app[SESSIONS].begin() as db:
-        call = await _call_row(db, form["CallSid"])
+        call = await call_row(db, form["CallSid"])
         if call is None or call.transcription == text:
             return
         call.transcription = text
@@ -327,7 +317,7 @@ async def store_status(app: web.Application, form: dict[str, str]) -> None:
         return
     now = app[CLOCK].now()
     async with app[SESSIONS].begin() as db:
-        call = await _call_row(db, call_sid)
+        call = await call_row(db, call_sid)
         callback_leg = call is None
         if call is None:
             query = select(VoiceCall).where(VoiceCall.callback_call_sid == call_sid)
@@ -359,101 +349,13 @@ SPOOLED: dict[str, Callable[[web.Application, dict[str, str]], Awaitable[None]]]
     "voicemail": store_voicemail,
     "transcription": store_transcription,
     "status": store_status,
-    "recording": lambda app, form: _set_call(app, form["CallSid"], recording_url=form.get("RecordingUrl")),
+    "recording": lambda app, form: set_call(app, form["CallSid"], recording_url=form.get("RecordingUrl")),
 }
 
 
 async def replay_spool(app: web.Application) -> int:
     """Store what was spooled while the database was down; returns how many payloads were stored."""
     return await app[SPOOL].replay(lambda kind, form: SPOOLED[kind](app, form))
-
-
-# the bridge: an agent accepted a voice task -----------------------------------------------------------
-
-
-async def on_task_accepted(app: web.Application, event: Event) -> None:
-    """Dial the agent into the call, once across every process (claimed by a receipt)."""
-    data = event.payload.get("data") or {}
-    if data.get("channel") != "voice" or app[TWILIO] is None:
-        return
-    task_id, agent_id = event.payload["task_id"], int(event.payload["agent_id"])
-    now = app[CLOCK].now()
-    async with app[SESSIONS].begin() as db:
-        if not await remember(db, f"bridge|{task_id}|{data.get('reservation_id')}", "", now):
-            return
-        conversation = (
-            await db.execute(select(Conversation).where(Conversation.task_id == task_id))
-        ).scalar_one_or_none()
-        call = (
-            (
-                await db.execute(
-                    select(VoiceCall)
-                    .where(VoiceCall.conversation_id == (conversation.id if conversation else -1))
-                    .order_by(VoiceCall.id.desc())
-                )
-            )
-            .scalars()
-            .first()
-        )
-        if call is None:
-            return
-        call.agent_id = agent_id
-        callback, call_sid, number, code = (
-            call.callback_requested,
-            call.call_sid,
-            call.from_number,
-            call.language,
-        )
-    language = app[IVR].language(code)
-    settings = app[SETTINGS]
-    bridge = tw.connect(
-        language,
-        agent_identity(agent_id),
-        announce=tw.prompt(language, "connecting"),
-        record=settings.recording_consent,
-    )
-    if settings.recording_consent:
-        bridge.verbs.insert(0, _notice(language))
-    try:
-        if callback:
-            placed = await app[TWILIO].calls.create_async(
-                to=number,
-                from_=settings.twilio_phone_number,
-                twiml=str(bridge),
-                status_callback=f"{settings.public_url}/twilio/voice/status",
-            )
-            await _set_call(app, call_sid, callback_call_sid=placed.sid, status="calling-back")
-        else:
-            await app[TWILIO].calls(call_sid).update_async(twiml=str(bridge))
-            await _set_call(app, call_sid, status="connected")
-    except TwilioException:
-        log.exception("could not bridge call %s to agent %s", call_sid, agent_id)
-
-
-def _notice(language: Language) -> Any:
-    notice = VoiceResponse()
-    tw.say(notice, language, tw.prompt(language, "recording_notice"))
-    return notice.verbs[0]
-
-
-# the softphone's token -----------------------------------------------------------------------------------
-
-
-@api.get("/api/voice/token", access=Access.AGENT, summary="A Twilio Voice access token for the softphone")
-async def voice_token(request: web.Request) -> dict[str, Any]:
-    """An access token with a VoiceGrant for the logged-in user's softphone (one hour)."""
-    settings = request.app[SETTINGS]
-    secret = settings.twilio_api_secret.get_secret_value()
-    if not (settings.twilio_enabled and settings.twilio_api_key and secret and settings.twilio_twiml_app_sid):
-        raise Conflict(
-            "the softphone is not configured (TWILIO_API_KEY, TWILIO_API_SECRET, TWILIO_TWIML_APP_SID)"
-        )
-    identity = agent_identity(request["user"].id)
-    token = AccessToken(
-        settings.twilio_account_sid, settings.twilio_api_key, secret, identity=identity, ttl=3600
-    )
-    token.add_grant(VoiceGrant(outgoing_application_sid=settings.twilio_twiml_app_sid, incoming_allow=True))
-    return {"identity": identity, "token": token.to_jwt(), "ttl_seconds": 3600}
 
 
 # storage helpers ----------------------------------------------------------------------------------------
@@ -464,7 +366,7 @@ async def _register_call(
 ) -> tuple[VoiceCall, Customer | None]:
     """The call's row and the caller's customer record, created on the first request for this CallSid."""
     async with app[SESSIONS]() as db:
-        call = await _call_row(db, call_sid)
+        call = await call_row(db, call_sid)
         if call is not None:
             customer = await _customer_of(db, call.conversation_id)
             return call, customer
@@ -497,7 +399,7 @@ async def _register_call(
             async with db.begin_nested():
                 db.add(call)
         except IntegrityError:  # the same call arrived twice at once: the other request stored it
-            call = await _call_row(db, call_sid)
+            call = await call_row(db, call_sid)
             assert call is not None
         customer = await db.get(Customer, conversation.customer_id)
     return call, customer
@@ -508,21 +410,24 @@ async def _customer_of(db: Any, conversation_id: int) -> Customer | None:
     return None if conversation is None else await db.get(Customer, conversation.customer_id)
 
 
-async def _call_row(db: Any, call_sid: str) -> VoiceCall | None:
+async def call_row(db: Any, call_sid: str) -> VoiceCall | None:
+    """The call with this CallSid, in an open session."""
     return (await db.execute(select(VoiceCall).where(VoiceCall.call_sid == call_sid))).scalar_one_or_none()
 
 
-async def _get_call(app: web.Application, call_sid: str) -> VoiceCall:
+async def get_call(app: web.Application, call_sid: str) -> VoiceCall:
+    """The call with this CallSid (InvalidInput if we never saw it)."""
     async with app[SESSIONS]() as db:
-        call = await _call_row(db, call_sid)
+        call = await call_row(db, call_sid)
     if call is None:
         raise InvalidInput(f"unknown call {call_sid}")
     return call
 
 
-async def _set_call(app: web.Application, call_sid: str, **values: Any) -> None:
+async def set_call(app: web.Application, call_sid: str, **values: Any) -> None:
+    """Change fields of a call, in a transaction of its own."""
     async with app[SESSIONS].begin() as db:
-        call = await _call_row(db, call_sid)
+        call = await call_row(db, call_sid)
         if call is not None:
             for name, value in values.items():
                 setattr(call, name, value)
@@ -556,15 +461,13 @@ def _int(value: str | None, default: int) -> int:
 
 
 def attach(app: web.Application) -> Callable[[], None]:
-    """Load the IVR, subscribe the bridge, and replay the spool now and then; returns what undoes it."""
+    """Load the IVR and replay the spool now and then; returns what undoes it."""
     settings = app[SETTINGS]
     app[IVR] = load_ivr(settings.ivr_file)
     app[SPOOL] = Spool(settings.data_dir / "spool" / "voice")
-    unsubscribe = app[EVENTS].subscribe("routing.task.accepted", lambda event: on_task_accepted(app, event))
     replayer = asyncio.create_task(_replay_forever(app))
 
     def stop() -> None:
-        unsubscribe()
         replayer.cancel()
 
     return stop

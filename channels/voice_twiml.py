@@ -14,6 +14,7 @@ VOICEMAIL_URL = "/twilio/voice/voicemail"
 TRANSCRIPTION_URL = "/twilio/voice/transcription"
 AFTER_DIAL_URL = "/twilio/voice/after-dial"
 RECORDING_URL = "/twilio/voice/recording"
+CONFERENCE_URL = "/twilio/voice/conference"
 MAX_MESSAGE_SECONDS = 180
 
 
@@ -108,18 +109,43 @@ def goodbye(language: Language, text: str) -> VoiceResponse:
     return response
 
 
-def connect(language: Language, identity: str, *, announce: str = "", record: bool = False) -> VoiceResponse:
-    """Bridge the caller to an agent's softphone (a Voice SDK client identity); then /after-dial."""
+def conference_name(conversation_id: int) -> str:
+    """The conference a conversation's call is held in."""
+    return f"conv-{conversation_id}"
+
+
+def caller_into_conference(
+    language: Language, name: str, hold_music_url: str, *, notice: str = "", record: bool = False
+) -> VoiceResponse:
+    """The caller joins the call's conference, hearing hold music until an agent is in; leaving ends it.
+
+    A conference rather than a direct dial, so that agents can hold the caller, consult a colleague
+    (warm transfer) and hand over (cold transfer) while the caller stays on the line.
+    """
     response = VoiceResponse()
-    if announce:
-        say(response, language, announce)
-    dial = response.dial(
-        action=AFTER_DIAL_URL,
-        answer_on_bridge=True,
-        record="record-from-answer-dual" if record else None,
+    for text in (notice, prompt(language, "connecting")):
+        if text:
+            say(response, language, text)
+    dial = response.dial(action=AFTER_DIAL_URL)
+    dial.conference(
+        name,
+        start_conference_on_enter=False,
+        end_conference_on_exit=True,
+        wait_url=hold_music_url,
+        beep=False,
+        record="record-from-start" if record else None,
         recording_status_callback=RECORDING_URL if record else None,
+        status_callback=CONFERENCE_URL,
+        status_callback_event="start end join leave hold",
     )
-    dial.client(identity)
+    return response
+
+
+def agent_into_conference(name: str) -> VoiceResponse:
+    """An agent's leg: joining starts the conference; an agent leaving does not end it."""
+    response = VoiceResponse()
+    dial = response.dial()
+    dial.conference(name, start_conference_on_enter=True, end_conference_on_exit=False, beep=False)
     return response
 
 

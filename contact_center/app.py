@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from channels import sms, voice
+from channels import sms, voice, voice_control
 from channels.twilio_client import close_client, rest_client
 from contact_center.api import auth as auth_api
 from contact_center.api import customers as customers_api
@@ -73,7 +73,7 @@ def create_app(
     app[TICK_INTERVAL] = tick_interval
     app.cleanup_ctx.extend([_database, _redis, _events, _routing, _twilio])
     endpoints = []
-    for table in (auth_api.api, customers_api.api, users_api.api, routing_api.api, voice.api):
+    for table in (auth_api.api, customers_api.api, users_api.api, routing_api.api, voice_control.api):
         endpoints += add_endpoints(app, table)
     app[ENDPOINTS] = endpoints
     app.router.add_routes(health.routes)
@@ -155,7 +155,7 @@ async def _twilio(app: web.Application) -> AsyncIterator[None]:
     """The REST client of the Twilio channels (None without an account), and their event handlers."""
     settings = app[SETTINGS]
     app[TWILIO] = rest_client(settings) if settings.twilio_enabled else None
-    unsubscribe = [channel.attach(app) for channel in (voice, sms)]
+    unsubscribe = [channel.attach(app) for channel in (voice, voice_control, sms)]
     yield
     for stop in unsubscribe:
         stop()

@@ -59,6 +59,9 @@ class TwilioStandIn:
         app.router.add_post(base + "/Messages.json", self._create_message)
         app.router.add_post(base + "/Calls.json", self._create_call)
         app.router.add_post(base + "/Calls/{sid}.json", self._update_call)
+        app.router.add_post(
+            base + "/Conferences/{conference}/Participants/{call}.json", self._update_participant
+        )
         app.router.add_get("/media/{name}", self._media)
         return app
 
@@ -113,6 +116,23 @@ class TwilioStandIn:
             "status": form.get("Status", "in-progress"),
         }
         return web.json_response(body, status=200)
+
+    async def _update_participant(self, request: web.Request) -> web.Response:
+        form = await self._record(request)
+        if isinstance(form, web.Response):
+            return form
+        body = {
+            "call_sid": request.match_info["call"],
+            "conference_sid": request.match_info["conference"],
+            "account_sid": request.match_info["account"],
+            "hold": form.get("Hold") == "true",
+            "status": "connected",
+        }
+        return web.json_response(body, status=200)
+
+    def participant_updates(self) -> list[dict[str, str]]:
+        """Updates of conference participants (hold and resume)."""
+        return [s.form for s in self.sent if "/Participants/" in s.path]
 
     async def _media(self, request: web.Request) -> web.Response:
         found = self.media.get(request.match_info["name"])

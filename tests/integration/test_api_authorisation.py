@@ -62,6 +62,10 @@ EXPECTED = {
     "POST /api/contacts": "supervisor",
     "GET /api/audit": "admin",
     "GET /api/voice/token": "agent",
+    "POST /api/voice/calls/{conversation_id}/hold": "agent",
+    "POST /api/voice/calls/{conversation_id}/consult": "agent",
+    "POST /api/voice/calls/{conversation_id}/hangup": "agent",
+    "POST /twilio/voice/conference": "twilio",
     "POST /twilio/voice": "twilio",
     "POST /twilio/voice/language": "twilio",
     "POST /twilio/voice/menu": "twilio",
@@ -108,7 +112,13 @@ async def test_each_caller_gets_the_expected_status_on_every_route(client, staff
         "/api/customers", json={"display_name": "Zed Zulu"}, headers=bearer(staff["admin"]["token"])
     )
     customer_id = (await customer.json())["id"]
-    ids = {"id": str(customer_id), "identity_id": "1", "reservation_id": "0" * 32, "task_id": "no-such-task"}
+    ids = {
+        "id": str(customer_id),
+        "identity_id": "1",
+        "reservation_id": "0" * 32,
+        "task_id": "no-such-task",
+        "conversation_id": "999999",
+    }
     for route in sorted(EXPECTED):
         method, path = route.split(" ", 1)
         if path == "/api/users/{id}":

@@ -34,6 +34,7 @@ def concrete(path: str) -> str:
         .replace("{id}", "1")
         .replace("{reservation_id}", "0" * 32)
         .replace("{task_id}", "no-such-task")
+        .replace("{conversation_id}", "1")
     )
 
 

@@ -72,6 +72,18 @@ async def accept_offer(client, staff, role: str = "agent") -> dict:
     return me
 
 
+def assert_bridged(twilio, call_sid: str, agent_id: int) -> str:
+    """The caller was moved into the call's conference and the agent's softphone dialled into it."""
+    updates = twilio.call_updates(call_sid)
+    assert len(updates) == 1
+    caller = parse(updates[-1]["Twiml"]).find("Dial/Conference")
+    assert caller.get("endConferenceOnExit") == "true" and caller.get("startConferenceOnEnter") == "false"
+    legs = [leg for leg in twilio.calls_created() if leg["To"] == f"client:agent-{agent_id}"]
+    assert legs, twilio.calls_created()
+    assert parse(legs[-1]["Twiml"]).find("Dial/Conference").text == caller.text
+    return caller.text
+
+
 async def test_a_call_is_greeted_and_offered_the_languages(twilio_client):
     root = await post(twilio_client, "/twilio/voice", CallSid="CA1", From=CALLER, To=OUR_NUMBER)
     gather = root.find("Gather")
@@ -194,10 +206,7 @@ async def test_end_to_end_the_agent_is_bridged_and_an_abandoned_caller_is_counte
     ]
     offer = await accept_offer(twilio_client, staff)
     await settle(app)
-    updates = twilio.call_updates("CA10")
-    assert len(updates) == 1
-    bridge = parse(updates[0]["Twiml"])
-    assert bridge.find("Dial/Client").text == f"agent-{staff['agent']['id']}"
+    assert_bridged(twilio, "CA10", staff["agent"]["id"])
     async with app[SESSIONS]() as db:
         conversation = (await db.execute(select(Conversation))).scalar_one()
     assert conversation.task_id in offer["tasks"] or conversation.routing_state == "assigned"
@@ -240,11 +249,13 @@ async def test_a_callback_keeps_the_place_and_calls_the_customer_back(twilio_cli
     await settle(app)
     await accept_offer(twilio_client, staff)
     await settle(app)
-    placed = twilio.calls_created()
-    assert len(placed) == 1
-    assert placed[0]["To"] == CALLER and placed[0]["From"] == OUR_NUMBER
-    assert parse(placed[0]["Twiml"]).find("Dial/Client").text == f"agent-{staff['agent']['id']}"
-    assert placed[0]["StatusCallback"] == PUBLIC_URL + "/twilio/voice/status"
+    customer_leg, agent_leg = twilio.calls_created()
+    assert customer_leg["To"] == CALLER and customer_leg["From"] == OUR_NUMBER
+    assert customer_leg["StatusCallback"] == PUBLIC_URL + "/twilio/voice/status"
+    name = parse(customer_leg["Twiml"]).find("Dial/Conference").text
+    assert agent_leg["To"] == f"client:agent-{staff['agent']['id']}"
+    assert parse(agent_leg["Twiml"]).find("Dial/Conference").text == name
+    assert twilio.call_updates() == []  # the original call had ended: nothing to redirect
 
 
 async def test_voicemail_becomes_one_ticket_with_the_recording(twilio_client):
@@ -379,9 +390,131 @@ async def test_with_recording_consent_the_caller_hears_the_notice_and_the_call_i
     await settle(client.app)
     bridge = parse(twilio.call_updates("CA70")[0]["Twiml"])
     assert "This call is recorded." in [say.text for say in bridge.iter("Say")]
-    assert bridge.find("Dial").get("record") == "record-from-answer-dual"
-    assert bridge.find("Dial").get("recordingStatusCallback") == "/twilio/voice/recording"
+    assert bridge.find("Dial/Conference").get("record") == "record-from-start"
+    assert bridge.find("Dial/Conference").get("recordingStatusCallback") == "/twilio/voice/recording"
     await post(client, "/twilio/voice/recording", CallSid="CA70", RecordingUrl="https://api.twilio.com/RE70")
     async with client.app[SESSIONS]() as db:
         call = (await db.execute(select(VoiceCall))).scalar_one()
     assert call.recording_url == "https://api.twilio.com/RE70"
+
+
+async def connected_call(client, twilio, staff, call_sid: str = "CA80") -> int:
+    """A caller connected to the agent, the conference started; returns the conversation id."""
+    await available(client, staff)
+    await call_into_queue(client, call_sid, digit="9")
+    await settle(client.app)
+    await accept_offer(client, staff)
+    await settle(client.app)
+    name = assert_bridged(twilio, call_sid, staff["agent"]["id"])
+    await post(
+        client,
+        "/twilio/voice/conference",
+        FriendlyName=name,
+        ConferenceSid="CF" + "8" * 32,
+        StatusCallbackEvent="conference-start",
+        CallSid=call_sid,
+    )
+    return int(name.removeprefix("conv-"))
+
+
+async def test_the_agent_holds_and_resumes_the_caller(twilio_client, twilio, staff):
+    conversation_id = await connected_call(twilio_client, twilio, staff)
+    url = f"/api/voice/calls/{conversation_id}/hold"
+    other = await twilio_client.post(url, json={"hold": True}, headers=bearer(staff["admin"]["token"]))
+    assert other.status == 200  # a supervisor or admin may, too
+    mine = await twilio_client.post(url, json={"hold": False}, headers=bearer(staff["agent"]["token"]))
+    assert mine.status == 200, await mine.text()
+    held, resumed = twilio.participant_updates()
+    assert held["Hold"] == "true" and held["HoldUrl"]
+    assert resumed["Hold"] == "false"
+    sent = [s.path for s in twilio.sent if "/Participants/" in s.path]
+    assert sent[0].endswith(f"/Conferences/CF{'8' * 32}/Participants/CA80.json")
+
+
+async def test_another_agent_may_not_control_the_call(twilio_client, twilio, staff, sessions, clock):
+    from contact_center.auth.sessions import issue_token
+    from contact_center.users import service
+    from contact_center.users.schemas import UserIn
+
+    conversation_id = await connected_call(twilio_client, twilio, staff)
+    async with sessions.begin() as db:
+        user = await service.create_user(
+            db, UserIn(username="eve", display_name="Eve", password="eve-password-1"), clock.now()
+        )
+        _, token = await issue_token(db, user, "tests", clock.now())
+    for action, body in (("hold", {"hold": True}), ("consult", {"agent_id": user.id}), ("hangup", None)):
+        response = await twilio_client.post(
+            f"/api/voice/calls/{conversation_id}/{action}", json=body, headers=bearer(token)
+        )
+        assert response.status == 403, (action, await response.text())
+    assert twilio.participant_updates() == []
+
+
+async def test_warm_transfer_consults_a_colleague_then_hands_over(twilio_client, twilio, staff):
+    app = twilio_client.app
+    conversation_id = await connected_call(twilio_client, twilio, staff)
+    colleague = staff["supervisor"]["id"]
+    response = await twilio_client.post(
+        f"/api/voice/calls/{conversation_id}/consult",
+        json={"agent_id": colleague},
+        headers=bearer(staff["agent"]["token"]),
+    )
+    assert response.status == 200, await response.text()
+    assert (await response.json())["agents"] == sorted([staff["agent"]["id"], colleague])
+    consulted = [leg for leg in twilio.calls_created() if leg["To"] == f"client:agent-{colleague}"]
+    assert len(consulted) == 1
+    # The hand-over through routing: the colleague accepts, and is not dialled a second time.
+    async with app[SESSIONS]() as db:
+        task_id = (await db.get(Conversation, conversation_id)).task_id
+    await available(twilio_client, staff, role="supervisor")
+    moved = await twilio_client.post(
+        f"/api/routing/tasks/{task_id}/transfer",
+        json={"agent_id": colleague, "note": "billing question"},
+        headers=bearer(staff["agent"]["token"]),
+    )
+    assert moved.status == 204, await moved.text()
+    await settle(app)
+    await accept_offer(twilio_client, staff, role="supervisor")
+    await settle(app)
+    assert len([leg for leg in twilio.calls_created() if leg["To"] == f"client:agent-{colleague}"]) == 1
+    first_agent_leg = [
+        leg for leg in twilio.calls_created() if leg["To"] == f"client:agent-{staff['agent']['id']}"
+    ]
+    assert len(first_agent_leg) == 1
+    hung_up = [u for u in twilio.call_updates() if u.get("Status") == "completed"]
+    assert len(hung_up) == 1  # the first agent's leg
+
+
+async def test_cold_transfer_to_a_queue_holds_the_caller_until_the_next_agent(twilio_client, twilio, staff):
+    app = twilio_client.app
+    conversation_id = await connected_call(twilio_client, twilio, staff)
+    async with app[SESSIONS]() as db:
+        task_id = (await db.get(Conversation, conversation_id)).task_id
+    moved = await twilio_client.post(
+        f"/api/routing/tasks/{task_id}/transfer",
+        json={"queue": "general", "note": "wrong department"},
+        headers=bearer(staff["agent"]["token"]),
+    )
+    assert moved.status == 204, await moved.text()
+    await settle(app)
+    assert twilio.participant_updates()[-1]["Hold"] == "true"
+    assert [u for u in twilio.call_updates() if u.get("Status") == "completed"]  # the first agent left
+    away = {"presence": "away", "reason": "break"}  # else the queue may offer the call straight back
+    assert (
+        await twilio_client.post("/api/routing/presence", json=away, headers=bearer(staff["agent"]["token"]))
+    ).status == 200
+    await available(twilio_client, staff, role="supervisor")
+    await settle(app)
+    await accept_offer(twilio_client, staff, role="supervisor")
+    await settle(app)
+    assert twilio.participant_updates()[-1]["Hold"] == "false"
+    assert [leg for leg in twilio.calls_created() if leg["To"] == f"client:agent-{staff['supervisor']['id']}"]
+
+
+async def test_the_agent_hangs_up_for_everyone(twilio_client, twilio, staff):
+    conversation_id = await connected_call(twilio_client, twilio, staff)
+    response = await twilio_client.post(
+        f"/api/voice/calls/{conversation_id}/hangup", headers=bearer(staff["agent"]["token"])
+    )
+    assert response.status == 200, await response.text()
+    assert twilio.call_updates("CA80")[-1]["Status"] == "completed"

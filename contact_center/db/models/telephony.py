@@ -27,6 +27,8 @@ class VoiceCall(Base):
     callback_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     callback_call_sid: Mapped[str | None] = mapped_column(String(64))
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    conference_sid: Mapped[str | None] = mapped_column(String(64))
+    agent_legs: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
     recording_url: Mapped[str | None] = mapped_column(String(500))
     voicemail_url: Mapped[str | None] = mapped_column(String(500))

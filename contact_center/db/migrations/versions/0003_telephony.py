@@ -56,6 +56,12 @@ def upgrade() -> None:
         sa.Column("callback_requested", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("callback_call_sid", sa.String(length=64), nullable=True),
         sa.Column("agent_id", sa.Integer(), nullable=True),
+        sa.Column("conference_sid", sa.String(length=64), nullable=True),
+        sa.Column(
+            "agent_legs",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("duration_seconds", sa.Integer(), nullable=True),
         sa.Column("recording_url", sa.String(length=500), nullable=True),
         sa.Column("voicemail_url", sa.String(length=500), nullable=True),
