@@ -1,14 +1,420 @@
-"""Two-way SMS through Twilio (being built: see issue 4)."""
+"""Two-way SMS (and MMS) through Twilio.
+
+In: POST /twilio/sms (signed). STOP-like keywords record an opt-out, START-like ones remove it, HELP
+answers a short help text; anything else goes to intake (idempotent on MessageSid, so a retry changes
+nothing) and its MMS media are fetched to disk in the background. A storage failure answers 503, which
+Twilio retries.
+Status: POST /twilio/sms/status (signed) keeps a sent message's delivery status, never going backwards.
+Out: `send_sms` (and POST /api/conversations/{conversation_id}/sms for agents) to the customer's number,
+refused when that number has opted out.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
+import aiohttp
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+from twilio.base.exceptions import TwilioException
+from twilio.twiml.messaging_response import MessagingResponse
+
+from channels import sms_media
+from channels.twilio_webhooks import Forbidden, forbidden, twiml, verified_form
+from contact_center.api.common import path_id
+from contact_center.auth.roles import Access, Role
+from contact_center.customers.identity import normalise_phone
+from contact_center.db.models import Conversation, CustomerIdentity, Message, SmsOptOut
+from contact_center.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from contact_center.intake import InboundContact
+from contact_center.web.appkeys import CLOCK, EVENTS, INTAKE, SESSIONS, SETTINGS, TWILIO
+from contact_center.web.endpoints import EndpointTable, declare_access
+
+log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
+api = EndpointTable("sms")
+MEDIA_TASKS = web.AppKey("sms_media_tasks", set)
+
+OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
+OPT_IN = frozenset({"START", "YES", "UNSTOP"})
+HELP = frozenset({"HELP", "INFO"})
+HELP_TEXT = "You are writing to our customer service; an agent will answer here. Reply STOP to opt out."
+MAX_BODY = 1600
+MAX_MEDIA = 10
+# A status only ever moves forward: a late "sent" never overwrites "delivered".
+STATUS_RANK = {
+    "accepted": 0,
+    "scheduled": 0,
+    "queued": 1,
+    "sending": 2,
+    "receiving": 2,
+    "sent": 3,
+    "received": 4,
+    "delivered": 4,
+    "undelivered": 4,
+    "failed": 4,
+    "canceled": 4,
+    "read": 5,
+}
+STORAGE_ERRORS = (SQLAlchemyError, OSError, asyncio.TimeoutError)
+
+Handler = Callable[[web.Request, dict[str, str]], Awaitable[web.Response]]
+
+
+# webhooks -----------------------------------------------------------------------------------------------
+
+
+async def _answer(request: web.Request, handler: Handler) -> web.Response:
+    """Verify the signature, run the handler; a storage failure answers 503 so Twilio tries again."""
+    try:
+        form = await verified_form(request)
+    except Forbidden as exc:
+        return forbidden(str(exc))
+    try:
+        return await handler(request, form)
+    except STORAGE_ERRORS:
+        log.exception("SMS webhook %s could not be stored", request.path)
+        return web.Response(status=503, text="storage unavailable, try again\n", content_type="text/plain")
+
+
+@routes.post("/twilio/sms")
+@declare_access(Access.PUBLIC)
+async def inbound(request: web.Request) -> web.Response:
+    """An SMS or MMS from a customer (Twilio's incoming message webhook)."""
+    return await _answer(request, _inbound)
+
+
+@routes.post("/twilio/sms/status")
+@declare_access(Access.PUBLIC)
+async def status(request: web.Request) -> web.Response:
+    """A delivery status of a message we sent (Twilio's status callback)."""
+    return await _answer(request, _status)
+
+
+async def _inbound(request: web.Request, form: dict[str, str]) -> web.Response:
+    sender, ours, sid = form.get("From", ""), form.get("To", ""), form.get("MessageSid", "")
+    if not (sender and sid):
+        return web.Response(status=400, text="From and MessageSid are required\n", content_type="text/plain")
+    keyword = form.get("Body", "").strip().upper()
+    if keyword in OPT_OUT | OPT_IN:
+        await set_opted_out(request.app, sender, ours or request.app[SETTINGS].twilio_phone_number, keyword)
+        return twiml(MessagingResponse())
+    if keyword in HELP:
+        reply = MessagingResponse()
+        reply.message(HELP_TEXT)
+        return twiml(reply)
+    await _receive(request.app, form)
+    return twiml(MessagingResponse())
+
+
+async def _receive(app: web.Application, form: dict[str, str]) -> None:
+    """Hand the message to intake, then record its media and fetch them in the background."""
+    result = await app[INTAKE].receive(
+        InboundContact(
+            channel="sms",
+            identities=[("phone", form["From"])],
+            external_id=form["MessageSid"],
+            text=form.get("Body", ""),
+            attributes={"from": form["From"], "to": form.get("To", ""), "num_media": form.get("NumMedia")},
+        )
+    )
+    entries = media_entries(app, form)
+    if entries and await _record_media(app, result.message_id, entries):
+        if any(entry["status"] == "pending" for entry in entries):
+            _start(app, _fetch_media(app, result.conversation_id, result.message_id, entries))
+
+
+async def _status(request: web.Request, form: dict[str, str]) -> web.Response:
+    sid = form.get("MessageSid") or form.get("SmsSid", "")
+    new = (form.get("MessageStatus") or form.get("SmsStatus", "")).lower()
+    if new not in STATUS_RANK or not sid:
+        log.info("ignored SMS status %r of %r", new, sid)
+        return web.Response(status=204)
+    async with request.app[SESSIONS].begin() as db:
+        query = select(Message).where(Message.channel == "sms", Message.external_id == sid)
+        message = (await db.execute(query.with_for_update())).scalar_one_or_none()
+        if message is None or STATUS_RANK[new] <= STATUS_RANK.get(message.delivery_status or "", -1):
+            return web.Response(status=204)
+        message.delivery_status = new
+    await request.app[EVENTS].publish(
+        "message.status",
+        {
+            "conversation_id": message.conversation_id,
+            "message_id": message.id,
+            "status": new,
+            "error_code": form.get("ErrorCode") or None,
+        },
+    )
+    return web.Response(status=204)
+
+
+# opt-out ------------------------------------------------------------------------------------------------
+
+
+def _phone(raw: str) -> str:
+    """E.164 when it is a phone number (it is, from Twilio), else the text as sent."""
+    try:
+        return normalise_phone(raw)
+    except InvalidInput:
+        return raw.strip()
+
+
+async def set_opted_out(app: web.Application, sender: str, ours: str, keyword: str) -> None:
+    """Record (STOP...) or remove (START...) the opt-out of `sender` from our number `ours`."""
+    phone, our_number, now = _phone(sender), _phone(ours), app[CLOCK].now()
+    opting_out = keyword in OPT_OUT
+    async with app[SESSIONS].begin() as db:
+        if not opting_out:
+            await db.execute(
+                delete(SmsOptOut).where(SmsOptOut.phone == phone, SmsOptOut.our_number == our_number)
+            )
+        else:
+            row = await db.get(SmsOptOut, (phone, our_number))
+            if row is not None:
+                row.changed_at = now
+            else:
+                try:
+                    async with db.begin_nested():
+                        db.add(SmsOptOut(phone=phone, our_number=our_number, changed_at=now))
+                except IntegrityError:  # a retry stored it at the same moment
+                    pass
+    topic = "sms.opted_out" if opting_out else "sms.opted_in"
+    await app[EVENTS].publish(topic, {"phone": phone, "our_number": our_number})
+
+
+async def is_opted_out(db: AsyncSession, phone: str, ours: str) -> bool:
+    """True when `phone` sent STOP to our number `ours` (and no START since)."""
+    return await db.get(SmsOptOut, (_phone(phone), _phone(ours))) is not None
+
+
+# media --------------------------------------------------------------------------------------------------
+
+
+def media_entries(app: web.Application, form: dict[str, str]) -> list[dict[str, Any]]:
+    """The message's media as stored: url, content_type, and pending or refused (with the reason)."""
+    try:
+        count = min(int(form.get("NumMedia", "0") or 0), MAX_MEDIA)
+    except ValueError:
+        count = 0
+    entries = []
+    for index in range(count):
+        url = form.get(f"MediaUrl{index}", "")
+        entry: dict[str, Any] = {
+            "url": url,
+            "content_type": form.get(f"MediaContentType{index}", "application/octet-stream"),
+            "status": "pending",
+        }
+        reason = sms_media.refusal(url, app[SETTINGS])
+        if reason:
+            entry.update(status="refused", reason=reason)
+        entries.append(entry)
+    return entries
+
+
+async def _record_media(app: web.Application, message_id: int, entries: list[dict[str, Any]]) -> bool:
+    """Store the entries on the message; False when a retry finds them there already."""
+    async with app[SESSIONS].begin() as db:
+        message = await db.get(Message, message_id)
+        if message is None or message.media:
+            return False
+        message.media = entries
+    return True
+
+
+async def _fetch_media(
+    app: web.Application, conversation_id: int, message_id: int, entries: list[dict[str, Any]]
+) -> None:
+    """Fetch each pending medium in turn and record where it was kept or why not."""
+    settings = app[SETTINGS]
+    async with aiohttp.ClientSession() as session:
+        for index, entry in enumerate(entries):
+            if entry["status"] != "pending":
+                continue
+            name = sms_media.file_name(message_id, index, entry["url"], entry["content_type"])
+            try:
+                stored = await sms_media.fetch(settings, entry["url"], conversation_id, name, session)
+                entries[index] = {**entry, "status": "stored", "path": stored.path, "bytes": stored.size}
+            except sms_media.Refused as exc:
+                entries[index] = {**entry, "status": "refused", "reason": str(exc)}
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                entries[index] = {**entry, "status": "failed", "reason": f"{type(exc).__name__}: {exc}"}
+    async with app[SESSIONS].begin() as db:
+        message = await db.get(Message, message_id)
+        if message is not None:
+            message.media = list(entries)
+    await app[EVENTS].publish(
+        "message.media", {"conversation_id": conversation_id, "message_id": message_id, "media": entries}
+    )
+
+
+def _start(app: web.Application, job: Awaitable[None]) -> None:
+    """Run `job` in the background, kept until done so shutdown (or `drain`) can wait for it."""
+    tasks = app[MEDIA_TASKS]
+    task = asyncio.ensure_future(_logged(job))
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+
+async def _logged(job: Awaitable[None]) -> None:
+    try:
+        await job
+    except Exception:
+        log.exception("fetching MMS media failed")
+
+
+async def drain(app: web.Application) -> None:
+    """Wait for every media fetch under way (tests; a graceful shutdown)."""
+    while app[MEDIA_TASKS]:
+        await asyncio.gather(*list(app[MEDIA_TASKS]), return_exceptions=True)
+
+
+# sending ------------------------------------------------------------------------------------------------
+
+
+async def send_sms(app: web.Application, conversation_id: int, author_id: int, body: str) -> Message:
+    """Send `body` to the conversation's customer and store it; Conflict if they opted out."""
+    if not body.strip():
+        raise InvalidInput("the message is empty")
+    if len(body) > MAX_BODY:
+        raise InvalidInput(f"the message is longer than {MAX_BODY} characters")
+    if app[TWILIO] is None:
+        raise Conflict("SMS is not configured")
+    settings = app[SETTINGS]
+    async with app[SESSIONS]() as db:
+        conversation = await _conversation(db, conversation_id)
+        phone = await customer_phone(db, conversation)
+        if await is_opted_out(db, phone, settings.twilio_phone_number):
+            raise Conflict(f"{phone} has opted out of SMS (sent STOP); nothing was sent")
+    try:
+        sent = await app[TWILIO].messages.create_async(
+            to=phone,
+            from_=settings.twilio_phone_number,
+            body=body,
+            status_callback=f"{settings.public_url}/twilio/sms/status",
+        )
+    except TwilioException as exc:
+        log.warning("Twilio refused an SMS of conversation %s: %s", conversation_id, exc)
+        raise Conflict(f"Twilio refused the message: {exc}") from None
+    return await _store_sent(app, conversation_id, author_id, body, sent.sid, sent.status)
+
+
+async def _conversation(db: AsyncSession, conversation_id: int) -> Conversation:
+    conversation = await db.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound(f"conversation {conversation_id} does not exist")
+    if conversation.channel != "sms":
+        raise Conflict(f"conversation {conversation_id} is a {conversation.channel} conversation, not SMS")
+    return conversation
+
+
+async def customer_phone(db: AsyncSession, conversation: Conversation) -> str:
+    """The number the customer writes from: their first phone identity (the one intake created them with)."""
+    query = (
+        select(CustomerIdentity.value)
+        .where(CustomerIdentity.customer_id == conversation.customer_id, CustomerIdentity.kind == "phone")
+        .order_by(CustomerIdentity.id)
+        .limit(1)
+    )
+    phone = (await db.execute(query)).scalar_one_or_none()
+    if phone is None:
+        raise Conflict("the customer has no phone number")
+    return phone
+
+
+async def _store_sent(
+    app: web.Application, conversation_id: int, author_id: int, body: str, sid: str, status: str | None
+) -> Message:
+    now = app[CLOCK].now()
+    async with app[SESSIONS].begin() as db:
+        message = Message(
+            conversation_id=conversation_id,
+            channel="sms",
+            direction="out",
+            author_kind="agent",
+            author_id=author_id,
+            body=body,
+            external_id=sid,
+            created_at=now,
+            delivery_status=str(status) if status else None,
+            media=[],
+        )
+        db.add(message)
+        conversation = await db.get(Conversation, conversation_id)
+        if conversation is not None:
+            conversation.last_activity_at = now
+        await db.flush()
+    await app[EVENTS].publish(
+        "message.sent",
+        {
+            "channel": "sms",
+            "conversation_id": conversation_id,
+            "message_id": message.id,
+            "author_id": author_id,
+            "delivery_status": message.delivery_status,
+        },
+    )
+    return message
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    """A stored message as the API shows it."""
+    return {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "direction": message.direction,
+        "body": message.body,
+        "external_id": message.external_id,
+        "delivery_status": message.delivery_status,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+# the agents' API -----------------------------------------------------------------------------------------
+
+
+class SmsIn(BaseModel):
+    """The text of a reply."""
+
+    model_config = ConfigDict(extra="forbid")
+    body: str = Field(min_length=1, max_length=MAX_BODY)
+
+
+@api.post(
+    "/api/conversations/{conversation_id}/sms",
+    access=Access.AGENT,
+    body=SmsIn,
+    status=201,
+    summary="Reply to the customer of an SMS conversation",
+    responses={403: "Another agent's conversation", 404: "No such conversation", 409: "Opted out"},
+)
+async def reply(request: web.Request, body: SmsIn) -> dict[str, Any]:
+    """Send an SMS; an agent may reply only in a conversation assigned to them, supervisors anywhere."""
+    conversation_id = path_id(request, "conversation_id")
+    user = request["user"]
+    async with request.app[SESSIONS]() as db:
+        conversation = await _conversation(db, conversation_id)
+    if conversation.agent_id != user.id and user.role not in (Role.SUPERVISOR, Role.ADMIN):
+        raise PermissionDenied("this conversation is assigned to another agent")
+    return message_json(await send_sms(request.app, conversation_id, user.id, body.body))
+
+
+# wiring -------------------------------------------------------------------------------------------------
 
 
 def attach(app: web.Application) -> Callable[[], None]:
-    """Subscribe the channel's event handlers; returns what undoes it."""
-    return lambda: None
+    """Keep the media fetches under way; returns what stops them (await `drain` first to let them end)."""
+    tasks: set[asyncio.Future[None]] = set()
+    app[MEDIA_TASKS] = tasks
+
+    def stop() -> None:
+        for task in list(tasks):
+            task.cancel()
+
+    return stop

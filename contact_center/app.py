@@ -73,7 +73,14 @@ def create_app(
     app[TICK_INTERVAL] = tick_interval
     app.cleanup_ctx.extend([_database, _redis, _events, _routing, _twilio])
     endpoints = []
-    for table in (auth_api.api, customers_api.api, users_api.api, routing_api.api, voice_control.api):
+    for table in (
+        auth_api.api,
+        customers_api.api,
+        users_api.api,
+        routing_api.api,
+        voice_control.api,
+        sms.api,
+    ):
         endpoints += add_endpoints(app, table)
     app[ENDPOINTS] = endpoints
     app.router.add_routes(health.routes)

@@ -76,6 +76,9 @@ EXPECTED = {
     "POST /twilio/voice/transcription": "twilio",
     "POST /twilio/voice/status": "twilio",
     "POST /twilio/voice/recording": "twilio",
+    "POST /api/conversations/{conversation_id}/sms": "agent",
+    "POST /twilio/sms": "twilio",
+    "POST /twilio/sms/status": "twilio",
 }
 # "twilio": open to the network but answered only with a valid X-Twilio-Signature (403 for everyone else).
 RANK = {"public": 0, "agent": 1, "supervisor": 2, "admin": 3}

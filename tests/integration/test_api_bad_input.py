@@ -16,6 +16,7 @@ VALID_BODIES = {
     "/api/customers/{id}/orders": {"order_number": "N-1", "ordered_at": "2026-01-01T00:00:00Z"},
     "/api/queues/{id}": {"name": "general"},
     "/api/routing/agents/{id}/presence": {"presence": "available"},
+    "/api/conversations/{conversation_id}/sms": {"body": "hello"},
 }
 
 

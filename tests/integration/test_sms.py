@@ -1,0 +1,213 @@
+"""SMS through Twilio at Twilio's edge: signed webhooks in, TwiML out, messages sent to the stand-in."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import OperationalError
+
+from channels import sms
+from contact_center.db.models import Conversation, Message, SmsOptOut
+from contact_center.errors import InvalidInput
+from contact_center.web.appkeys import EVENTS, INTAKE, SESSIONS, SETTINGS
+from tests.conftest import bearer
+from tests.twilio_standin import ACCOUNT_SID, OUR_NUMBER, PUBLIC_URL, signature, signed_post
+
+CUSTOMER = "+14155550100"
+
+
+def parse(text: str) -> ET.Element:
+    root = ET.fromstring(text)  # noqa: S314 (our own TwiML)
+    assert root.tag == "Response"
+    return root
+
+
+async def inbound(client, sid: str, body: str = "hi", **extra: str) -> ET.Element:
+    form = {"MessageSid": sid, "From": CUSTOMER, "To": OUR_NUMBER, "Body": body, **extra}
+    response = await signed_post(client, "/twilio/sms", form)
+    assert response.status == 200, await response.text()
+    assert response.content_type == "application/xml"
+    return parse(await response.text())
+
+
+async def count(app, model) -> int:
+    async with app[SESSIONS]() as db:
+        return (await db.execute(select(func.count()).select_from(model))).scalar_one()
+
+
+async def messages(app) -> list[Message]:
+    async with app[SESSIONS]() as db:
+        return list((await db.execute(select(Message).order_by(Message.id))).scalars())
+
+
+async def assign(app, agent_id: int) -> int:
+    """Give the (only) conversation to the agent; its id."""
+    async with app[SESSIONS].begin() as db:
+        await db.execute(update(Conversation).values(agent_id=agent_id))
+        return (await db.execute(select(Conversation.id))).scalar_one()
+
+
+async def reply(client, token: str, conversation_id: int, body: str = "Hello from us"):
+    return await client.post(
+        f"/api/conversations/{conversation_id}/sms", json={"body": body}, headers=bearer(token)
+    )
+
+
+async def test_an_sms_becomes_one_conversation_and_message_even_when_retried(twilio_client):
+    app = twilio_client.app
+    root = await inbound(twilio_client, "SM1")
+    assert list(root) == []
+    await inbound(twilio_client, "SM1")
+    assert await count(app, Conversation) == 1
+    [message] = await messages(app)
+    assert (message.channel, message.direction, message.body) == ("sms", "in", "hi")
+    assert message.external_id == "SM1"
+
+
+async def test_unsigned_and_tampered_webhooks_are_refused(twilio_client):
+    form = {"AccountSid": ACCOUNT_SID, "MessageSid": "SM1", "From": CUSTOMER, "To": OUR_NUMBER, "Body": "hi"}
+    unsigned = await twilio_client.post("/twilio/sms", data=form)
+    assert unsigned.status == 403
+    signed = signature(PUBLIC_URL + "/twilio/sms", form)
+    tampered = await twilio_client.post(
+        "/twilio/sms", data={**form, "Body": "changed"}, headers={"X-Twilio-Signature": signed}
+    )
+    assert tampered.status == 403
+    status = await twilio_client.post("/twilio/sms/status", data={"MessageSid": "SM1"})
+    assert status.status == 403
+    assert await count(twilio_client.app, Message) == 0
+
+
+async def test_help_answers_with_a_message(twilio_client):
+    root = await inbound(twilio_client, "SM1", body="  help ")
+    [message] = root.findall("Message")
+    assert "STOP" in (message.text or "")
+    assert await count(twilio_client.app, Message) == 0
+
+
+async def test_stop_refuses_replies_and_start_allows_them(twilio_client, twilio, staff):
+    app, token = twilio_client.app, staff["agent"]["token"]
+    await inbound(twilio_client, "SM1")
+    conversation_id = await assign(app, staff["agent"]["id"])
+    assert list(await inbound(twilio_client, "SM2", body="Stop")) == []
+    assert await count(app, SmsOptOut) == 1
+    refused = await reply(twilio_client, token, conversation_id)
+    assert refused.status == 409, await refused.text()
+    assert twilio.messages() == []
+
+    await inbound(twilio_client, "SM3", body="START")
+    assert await count(app, SmsOptOut) == 0
+    sent = await reply(twilio_client, token, conversation_id)
+    assert sent.status == 201, await sent.text()
+    [form] = twilio.messages()
+    assert form["To"] == CUSTOMER
+    assert form["From"] == OUR_NUMBER
+    assert form["Body"] == "Hello from us"
+    assert form["StatusCallback"] == PUBLIC_URL + "/twilio/sms/status"
+    data = await sent.json()
+    assert data["delivery_status"] == "queued"
+    assert data["external_id"].startswith("SM")
+    stored = (await messages(app))[-1]
+    assert (stored.direction, stored.author_kind, stored.author_id) == ("out", "agent", staff["agent"]["id"])
+
+
+async def test_status_callbacks_move_the_delivery_status_forward_only(twilio_client, staff):
+    app = twilio_client.app
+    heard: list[dict] = []
+
+    async def listen(event) -> None:
+        heard.append(event.payload)
+
+    app[EVENTS].subscribe("message.status", listen)
+    await inbound(twilio_client, "SM1")
+    conversation_id = await assign(app, staff["agent"]["id"])
+    sent = await reply(twilio_client, staff["agent"]["token"], conversation_id)
+    sid = (await sent.json())["external_id"]
+    for status, error in (("sent", ""), ("undelivered", "30003"), ("sent", ""), ("queued", "")):
+        response = await signed_post(
+            twilio_client,
+            "/twilio/sms/status",
+            {"MessageSid": sid, "MessageStatus": status, "ErrorCode": error},
+        )
+        assert response.status in (200, 204)
+    outbound = (await messages(app))[-1]
+    assert outbound.delivery_status == "undelivered"
+    await app[EVENTS].drain()
+    assert [(e["status"], e["error_code"]) for e in heard] == [("sent", None), ("undelivered", "30003")]
+    assert heard[0]["message_id"] == outbound.id and heard[0]["conversation_id"] == conversation_id
+    unknown = await signed_post(
+        twilio_client, "/twilio/sms/status", {"MessageSid": "SMnone", "MessageStatus": "delivered"}
+    )
+    assert unknown.status in (200, 204)
+
+
+async def test_only_the_assigned_agent_or_a_supervisor_may_reply(twilio_client, staff):
+    app = twilio_client.app
+    await inbound(twilio_client, "SM1")
+    conversation_id = await assign(app, staff["supervisor"]["id"])
+    denied = await reply(twilio_client, staff["agent"]["token"], conversation_id)
+    assert denied.status == 403
+    assert (await reply(twilio_client, staff["supervisor"]["token"], conversation_id)).status == 201
+    missing = await reply(twilio_client, staff["admin"]["token"], conversation_id + 1)
+    assert missing.status == 404
+
+
+async def test_empty_and_overlong_replies_are_refused(twilio_client, twilio, staff):
+    app = twilio_client.app
+    await inbound(twilio_client, "SM1")
+    conversation_id = await assign(app, staff["agent"]["id"])
+    for body in ("", "x" * 1601):
+        response = await reply(twilio_client, staff["agent"]["token"], conversation_id, body)
+        assert response.status == 422
+    try:
+        await sms.send_sms(app, conversation_id, staff["agent"]["id"], "   ")
+    except InvalidInput:
+        pass
+    else:
+        raise AssertionError("a blank message was accepted")
+    assert twilio.messages() == []
+
+
+async def test_mms_from_an_allowed_host_is_kept_and_other_hosts_are_refused(twilio_client, twilio):
+    app = twilio_client.app
+    limit = app[SETTINGS].max_media_bytes
+    twilio.media["ME1"] = (b"\x89PNG picture", "image/png")
+    twilio.media["ME2"] = (b"x" * (limit + 1), "image/jpeg")
+    foreign = f"{twilio.base_url}/media/ME1".replace("127.0.0.1", "localhost")
+    await inbound(
+        twilio_client,
+        "MM1",
+        body="see photo",
+        NumMedia="4",
+        MediaUrl0=f"{twilio.base_url}/media/ME1",
+        MediaContentType0="image/png",
+        MediaUrl1=foreign,
+        MediaContentType1="image/png",
+        MediaUrl2=f"{twilio.base_url}/media/ME2",
+        MediaContentType2="image/jpeg",
+        MediaUrl3="file:///etc/passwd",
+        MediaContentType3="text/plain",
+    )
+    await sms.drain(app)
+    [message] = await messages(app)
+    kept, other_host, too_big, other_scheme = message.media
+    assert kept["status"] == "stored", kept
+    path = app[SETTINGS].data_dir / kept["path"]
+    assert path.read_bytes() == b"\x89PNG picture"
+    assert path.parent.name == str(message.conversation_id)
+    assert other_host["status"] == "refused" and "localhost" in other_host["reason"]
+    assert too_big["status"] == "refused" and "larger" in too_big["reason"]
+    assert other_scheme["status"] == "refused"
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
+
+
+async def test_a_storage_failure_answers_503_without_a_trace(twilio_client, monkeypatch):
+    async def down(contact):
+        raise OperationalError("INSERT", {}, ConnectionRefusedError("database is down"))
+
+    monkeypatch.setattr(twilio_client.app[INTAKE], "receive", down)
+    form = {"MessageSid": "SM1", "From": CUSTOMER, "To": OUR_NUMBER, "Body": "hi"}
+    response = await signed_post(twilio_client, "/twilio/sms", form)
+    assert response.status == 503
+    assert "Traceback" not in await response.text()
