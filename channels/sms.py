@@ -289,13 +289,13 @@ async def send_sms(app: web.Application, conversation_id: int, author_id: int, b
     settings = app[SETTINGS]
     async with app[SESSIONS]() as db:
         conversation = await _conversation(db, conversation_id)
-        phone = await customer_phone(db, conversation)
-        if await is_opted_out(db, phone, settings.twilio_phone_number):
+        phone, ours = await reply_numbers(db, conversation, settings.twilio_phone_number)
+        if await is_opted_out(db, phone, ours):
             raise Conflict(f"{phone} has opted out of SMS (sent STOP); nothing was sent")
     try:
         sent = await app[TWILIO].messages.create_async(
             to=phone,
-            from_=settings.twilio_phone_number,
+            from_=ours,
             body=body,
             status_callback=f"{settings.public_url}/twilio/sms/status",
         )
@@ -314,8 +314,20 @@ async def _conversation(db: AsyncSession, conversation_id: int) -> Conversation:
     return conversation
 
 
-async def customer_phone(db: AsyncSession, conversation: Conversation) -> str:
-    """The number the customer writes from: their first phone identity (the one intake created them with)."""
+async def reply_numbers(db: AsyncSession, conversation: Conversation, default_ours: str) -> tuple[str, str]:
+    """Where a reply goes, and from which of our numbers: the customer's latest text in the conversation
+    says both (the number they wrote from, the number they wrote to); else their first phone identity,
+    from our configured number."""
+    latest = (
+        await db.execute(
+            select(Message.attributes)
+            .where(Message.conversation_id == conversation.id, Message.direction == "in")
+            .order_by(Message.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none() or {}
+    if latest.get("from"):
+        return _phone(latest["from"]), _phone(latest.get("to") or default_ours)
     query = (
         select(CustomerIdentity.value)
         .where(CustomerIdentity.customer_id == conversation.customer_id, CustomerIdentity.kind == "phone")
@@ -325,7 +337,7 @@ async def customer_phone(db: AsyncSession, conversation: Conversation) -> str:
     phone = (await db.execute(query)).scalar_one_or_none()
     if phone is None:
         raise Conflict("the customer has no phone number")
-    return phone
+    return phone, _phone(default_ours)
 
 
 async def _store_sent(

@@ -164,6 +164,7 @@ async def _twilio(app: web.Application) -> AsyncIterator[None]:
     app[TWILIO] = rest_client(settings) if settings.twilio_enabled else None
     unsubscribe = [channel.attach(app) for channel in (voice, voice_control, sms)]
     yield
+    await sms.drain(app)  # media fetches under way finish before the database closes
     for stop in unsubscribe:
         stop()
     if app[TWILIO] is not None:

@@ -142,6 +142,7 @@ class Intake:
                 body=contact.text,
                 external_id=contact.external_id,
                 created_at=now,
+                attributes=dict(contact.attributes),
             )
             db.add(message)
             complaint = contact.complaint or looks_like_complaint(f"{contact.subject or ''} {contact.text}")

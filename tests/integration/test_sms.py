@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import shutil
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import OperationalError
 
 from channels import sms
 from contact_center.db.models import Conversation, Message, SmsOptOut
 from contact_center.errors import InvalidInput
-from contact_center.web.appkeys import EVENTS, INTAKE, SESSIONS, SETTINGS
+from contact_center.web.appkeys import ENGINE, EVENTS, SESSIONS, SETTINGS
 from tests.conftest import bearer
 from tests.twilio_standin import ACCOUNT_SID, OUR_NUMBER, PUBLIC_URL, signature, signed_post
 
 CUSTOMER = "+14155550100"
+
+
+def take_away(database: Path) -> None:
+    """The database file disappears: every new connection finds an empty database (no tables)."""
+    shutil.move(database, database.with_suffix(".away"))
+
+
+def bring_back(database: Path) -> None:
+    database.unlink(missing_ok=True)
+    shutil.move(database.with_suffix(".away"), database)
 
 
 def parse(text: str) -> ET.Element:
@@ -202,12 +214,29 @@ async def test_mms_from_an_allowed_host_is_kept_and_other_hosts_are_refused(twil
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
 
 
-async def test_a_storage_failure_answers_503_without_a_trace(twilio_client, monkeypatch):
-    async def down(contact):
-        raise OperationalError("INSERT", {}, ConnectionRefusedError("database is down"))
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_storage_failure_answers_503_without_a_trace_and_twilio_retries(twilio_client, settings):
+    app = twilio_client.app
+    database = Path(settings.effective_database_url.split("///", 1)[1])
+    await app[ENGINE].dispose()
+    take_away(database)
+    try:
+        form = {"MessageSid": "SM1", "From": CUSTOMER, "To": OUR_NUMBER, "Body": "hi"}
+        response = await signed_post(twilio_client, "/twilio/sms", form)
+        assert response.status == 503  # Twilio retries a failed SMS webhook
+        assert "Traceback" not in await response.text()
+    finally:
+        await app[ENGINE].dispose()
+        bring_back(database)
+    await inbound(twilio_client, "SM1")  # the retry, once storage is back
+    assert await count(app, Message) == 1
 
-    monkeypatch.setattr(twilio_client.app[INTAKE], "receive", down)
-    form = {"MessageSid": "SM1", "From": CUSTOMER, "To": OUR_NUMBER, "Body": "hi"}
-    response = await signed_post(twilio_client, "/twilio/sms", form)
-    assert response.status == 503
-    assert "Traceback" not in await response.text()
+
+async def test_a_reply_goes_from_the_number_the_customer_wrote_to(twilio_client, twilio, staff):
+    second_number = "+15005550007"
+    await inbound(twilio_client, "SM1", To=second_number)
+    conversation_id = await assign(twilio_client.app, staff["agent"]["id"])
+    sent = await reply(twilio_client, staff["agent"]["token"], conversation_id)
+    assert sent.status == 201, await sent.text()
+    [form] = twilio.messages()
+    assert (form["To"], form["From"]) == (CUSTOMER, second_number)

@@ -59,6 +59,7 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     delivery_status: Mapped[str | None] = mapped_column(String(16))
     media: Mapped[list[Any]] = mapped_column(JSONType, default=list, server_default="[]")
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, server_default="{}")
 
     __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_messages_channel_external_id"),)
 

@@ -1,4 +1,4 @@
-"""telephony: calls, sms opt-outs, webhook receipts, message delivery
+"""telephony: calls, sms opt-outs, webhook receipts, message delivery and attributes
 
 Revision ID: 0003
 Revises: 0002
@@ -92,6 +92,14 @@ def upgrade() -> None:
                 nullable=False,
             )
         )
+        batch_op.add_column(
+            sa.Column(
+                "attributes",
+                sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+                server_default="{}",
+                nullable=False,
+            )
+        )
 
     with op.batch_alter_table("tickets", schema=None) as batch_op:
         batch_op.add_column(sa.Column("conversation_id", sa.Integer(), nullable=True))
@@ -114,6 +122,7 @@ def downgrade() -> None:
         batch_op.drop_column("conversation_id")
 
     with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.drop_column("attributes")
         batch_op.drop_column("media")
         batch_op.drop_column("delivery_status")
 
