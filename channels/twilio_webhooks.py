@@ -8,15 +8,14 @@ choosing.
 
 Retries: Twilio repeats a webhook that timed out or failed, with the same I-Twilio-Idempotency-Token.
 The effects that matter are idempotent in the domain (one conversation per CallSid, one message per
-MessageSid, one ticket per RecordingSid), and `remember`/`recall` keep the answer given under a key in
-the database, so a retry landing on another process gets the very same answer.
+MessageSid, one ticket per RecordingSid), and `remember`/`recall` keep the answer given under the token
+in the database, so a retry landing on another process gets the very same answer.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Mapping
 from datetime import datetime
 
 from aiohttp import web
@@ -86,10 +85,10 @@ def twiml(document: object) -> web.Response:
     return web.Response(text=str(document), content_type=TWIML)
 
 
-def receipt_key(request: web.Request, form: Mapping[str, str], fallback: str) -> str:
-    """The key a retry of this request shares: Twilio's idempotency token, else `fallback` (a sid)."""
+def idempotency_key(request: web.Request) -> str | None:
+    """The key a retry of this request shares with the original (Twilio's idempotency token), if sent."""
     token = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
-    return f"{request.path}|{token[:160] if token else fallback}"
+    return f"{request.path}|{token[:160]}" if token else None
 
 
 async def recall(db: AsyncSession, key: str) -> str | None:

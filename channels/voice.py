@@ -28,7 +28,15 @@ from twilio.twiml.voice_response import VoiceResponse
 from channels import voice_twiml as tw
 from channels.ivr import Ivr, Language, Option, load_ivr
 from channels.spool import Spool
-from channels.twilio_webhooks import Forbidden, forbidden, recall, remember, twiml, verified_form
+from channels.twilio_webhooks import (
+    Forbidden,
+    forbidden,
+    idempotency_key,
+    recall,
+    remember,
+    twiml,
+    verified_form,
+)
 from contact_center.auth.roles import Access
 from contact_center.db.models import Conversation, Customer, Ticket, VoiceCall
 from contact_center.errors import Conflict, InvalidInput, NotFound
@@ -65,8 +73,14 @@ def webhook(path: str, *, spool_kind: str | None = None) -> Callable[[Handler], 
                 form = await verified_form(request)
             except Forbidden as exc:
                 return forbidden(str(exc))
+            key = idempotency_key(request)
+            replayed = await _answer_given(request.app, key)
+            if replayed is not None:
+                return twiml(replayed)
             try:
                 result = await handler(request, form)
+                if key is not None and isinstance(result, VoiceResponse):
+                    await _keep_answer(request.app, key, str(result))
             except Exception as exc:
                 storage = isinstance(exc, STORAGE_ERRORS)
                 log.exception("voice webhook %s failed%s", path, " (storage)" if storage else "")
@@ -81,6 +95,22 @@ def webhook(path: str, *, spool_kind: str | None = None) -> Callable[[Handler], 
         return handler
 
     return decorate
+
+
+async def _answer_given(app: web.Application, key: str | None) -> str | None:
+    """The TwiML given to an earlier delivery of this very request (a retry), from any process."""
+    if key is None:
+        return None
+    try:
+        async with app[SESSIONS]() as db:
+            return await recall(db, key)
+    except STORAGE_ERRORS:
+        return None  # storage is down: answer afresh (the handler copes or apologises)
+
+
+async def _keep_answer(app: web.Application, key: str, answer: str) -> None:
+    async with app[SESSIONS].begin() as db:
+        await remember(db, key, answer, app[CLOCK].now())
 
 
 def _after_spooling(request: web.Request, kind: str) -> VoiceResponse:

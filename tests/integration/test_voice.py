@@ -518,3 +518,23 @@ async def test_the_agent_hangs_up_for_everyone(twilio_client, twilio, staff):
     )
     assert response.status == 200, await response.text()
     assert twilio.call_updates("CA80")[-1]["Status"] == "completed"
+
+
+async def test_a_retry_on_another_process_gets_the_same_answer_and_changes_nothing(
+    aiohttp_client, twilio_client, twilio_settings, clock
+):
+    other_process = await aiohttp_client(create_app(twilio_settings, clock=clock, tick_interval=None))
+    await post(twilio_client, "/twilio/voice", CallSid="CA90", From=CALLER, To=OUR_NUMBER)
+    await post(twilio_client, "/twilio/voice/language", CallSid="CA90", Digits="1")
+    token = {"I-Twilio-Idempotency-Token": "retry-token-90"}
+    form = {"CallSid": "CA90", "Digits": "9"}
+    path = "/twilio/voice/menu?menu=main&attempt=1"
+    first = await signed_post(twilio_client, path, form, **token)
+    retried = await signed_post(other_process, path, form, **token)
+    assert first.status == retried.status == 200
+    assert await first.text() == await retried.text()
+    assert await count(twilio_client.app, Message) == 2  # the call, and its one queueing
+    async with twilio_client.app[SESSIONS]() as db:
+        conversation = (await db.execute(select(Conversation))).scalar_one()
+    assert conversation.task_id is not None
+    assert await other_process.app[ROUTING].engine.store.tasks() == []  # the retry queued nothing there
