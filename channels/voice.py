@@ -59,10 +59,15 @@ Handler = Callable[[web.Request, dict[str, str]], Awaitable[VoiceResponse | web.
 # the webhook wrapper ---------------------------------------------------------------------------------
 
 
-def webhook(path: str, *, spool_kind: str | None = None) -> Callable[[Handler], Handler]:
+def webhook(
+    path: str, *, spool_kind: str | None = None, replay: bool = False
+) -> Callable[[Handler], Handler]:
     """A signed Twilio webhook answering TwiML; any failure still answers TwiML (apology and voicemail).
 
-    With `spool_kind`, a payload that could not be stored is kept on disk and stored later.
+    With `spool_kind`, a payload that could not be stored is kept on disk and stored later. With `replay`,
+    the answer is kept under Twilio's idempotency token, and a retry gets it again from any process: for
+    the steps where the caller's choice changes state (the others are idempotent in the domain, and the
+    wait loop, the most frequent webhook, should not write on every round).
     """
 
     def decorate(handler: Handler) -> Handler:
@@ -73,7 +78,7 @@ def webhook(path: str, *, spool_kind: str | None = None) -> Callable[[Handler], 
                 form = await verified_form(request)
             except Forbidden as exc:
                 return forbidden(str(exc))
-            key = idempotency_key(request)
+            key = idempotency_key(request) if replay else None
             replayed = await _answer_given(request.app, key)
             if replayed is not None:
                 return twiml(replayed)
@@ -144,7 +149,7 @@ async def incoming_call(request: web.Request, form: dict[str, str]) -> VoiceResp
     return tw.menu(ivr, ivr.start_menu, language, 1, before=greeting)
 
 
-@webhook("/twilio/voice/language")
+@webhook("/twilio/voice/language", replay=True)
 async def chosen_language(request: web.Request, form: dict[str, str]) -> VoiceResponse:
     """The caller pressed a language key (or nothing: the default language)."""
     ivr = request.app[IVR]
@@ -153,7 +158,7 @@ async def chosen_language(request: web.Request, form: dict[str, str]) -> VoiceRe
     return tw.menu(ivr, ivr.start_menu, language, 1)
 
 
-@webhook("/twilio/voice/menu")
+@webhook("/twilio/voice/menu", replay=True)
 async def menu_choice(request: web.Request, form: dict[str, str]) -> VoiceResponse:
     """A key or words in a menu: another menu, or the queue the option names."""
     app, ivr = request.app, request.app[IVR]
@@ -218,7 +223,7 @@ async def _wait_twiml(app: web.Application, call_sid: str, language: Language) -
     return tw.wait(language, place, app[SETTINGS].hold_music_url)
 
 
-@webhook("/twilio/voice/wait/choice")
+@webhook("/twilio/voice/wait/choice", replay=True)
 async def wait_choice(request: web.Request, form: dict[str, str]) -> VoiceResponse:
     """1: a callback that keeps the caller's place; 2: voicemail; anything else: keep waiting."""
     app = request.app
