@@ -21,6 +21,7 @@ from contact_center.customers import records, resolve
 from contact_center.customers.context import CustomerContext
 from contact_center.customers.schemas import CustomerIn, IdentityIn
 from contact_center.db.models import Conversation, Customer, Message
+from contact_center.errors import Conflict
 from contact_center.events import EventBus
 from contact_center.routing_service.service import DEFAULT_QUEUE, RoutingService
 from routing.policies import priority_for
@@ -97,7 +98,9 @@ class Intake:
             raise ValueError(f"unknown channel {contact.channel!r}")
         try:
             stored, hints = await self._store(contact)
-        except IntegrityError:  # the same message arrived concurrently: the other request stored it
+        except (IntegrityError, Conflict):
+            # A concurrent request stored the same message, or created this new customer first (their
+            # identity is taken): the second attempt finds what the other one stored.
             stored, hints = await self._store(contact)
         if hints is None or not contact.route:
             return stored

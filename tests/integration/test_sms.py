@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -240,3 +241,16 @@ async def test_a_reply_goes_from_the_number_the_customer_wrote_to(twilio_client,
     assert sent.status == 201, await sent.text()
     [form] = twilio.messages()
     assert (form["To"], form["From"]) == (CUSTOMER, second_number)
+
+
+async def test_two_texts_at_once_from_a_new_number_make_one_customer(twilio_client):
+    from contact_center.db.models import Customer
+
+    async def text(sid: str):
+        form = {"MessageSid": sid, "From": "+14155550177", "To": OUR_NUMBER, "Body": "are you open?"}
+        return await signed_post(twilio_client, "/twilio/sms", form)
+
+    first, second = await asyncio.gather(text("SM71"), text("SM72"))
+    assert (first.status, second.status) == (200, 200), (await first.text(), await second.text())
+    assert await count(twilio_client.app, Customer) == 1
+    assert await count(twilio_client.app, Message) == 2
