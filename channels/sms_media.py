@@ -1,8 +1,10 @@
 """MMS media: which URLs we may fetch, and fetching one to disk within a size limit.
 
 Twilio's media URLs need HTTP basic auth (account sid and auth token). Only URLs on the configured media
-hosts (TWILIO_MEDIA_HOSTS) are fetched, the credentials go only to the host that was asked, redirects are
-followed by hand and only to allowed hosts, and a file larger than the limit is dropped while streaming.
+hosts (TWILIO_MEDIA_HOSTS) are fetched, and a file larger than the limit is dropped while streaming.
+Redirects are followed by hand: Twilio answers a media URL with a redirect to its storage (a signed,
+short-lived S3 address), so a redirect given by an allowed host is followed to an https address (or to
+the same scheme), without the credentials, which go only to the host that was asked.
 """
 
 from __future__ import annotations
@@ -82,10 +84,10 @@ async def _download(settings: Settings, url: str, partial: Path, session: aiohtt
             url, headers=auth if host == origin else None, allow_redirects=False, timeout=TIMEOUT
         ) as response:
             if response.status in (301, 302, 303, 307, 308):
+                scheme = urlsplit(url).scheme
                 url = urljoin(url, response.headers.get("Location", ""))
-                reason = refusal(url, settings)
-                if reason:
-                    raise Refused(f"redirected: {reason}")
+                if urlsplit(url).scheme not in ("https", scheme):
+                    raise Refused(f"redirected to a {urlsplit(url).scheme or '(none)'!r} address")
                 continue
             if response.status != 200:
                 raise Refused(f"the media host answered HTTP {response.status}")

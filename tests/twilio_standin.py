@@ -35,6 +35,7 @@ class TwilioStandIn:
     sent: list[Sent] = field(default_factory=list)
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     fail_next: int = 0
+    media_requests: list[tuple[str, str | None]] = field(default_factory=list)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
     def messages(self) -> list[dict[str, str]]:
@@ -63,6 +64,8 @@ class TwilioStandIn:
             base + "/Conferences/{conference}/Participants/{call}.json", self._update_participant
         )
         app.router.add_get("/media/{name}", self._media)
+        app.router.add_get("/storage/{name}", self._media)
+        app.router.add_get("/media-redirect/{name}", self._media_redirect)
         return app
 
     async def _record(self, request: web.Request) -> dict[str, str] | web.Response:
@@ -134,7 +137,14 @@ class TwilioStandIn:
         """Updates of conference participants (hold and resume)."""
         return [s.form for s in self.sent if "/Participants/" in s.path]
 
+    async def _media_redirect(self, request: web.Request) -> web.Response:
+        """Like Twilio: the media URL answers with a redirect to storage on another host."""
+        self.media_requests.append((request.path, request.headers.get("Authorization")))
+        storage = f"http://localhost:{request.url.port}/storage/{request.match_info['name']}"
+        raise web.HTTPFound(storage)
+
     async def _media(self, request: web.Request) -> web.Response:
+        self.media_requests.append((request.path, request.headers.get("Authorization")))
         found = self.media.get(request.match_info["name"])
         if found is None:
             raise web.HTTPNotFound()

@@ -254,3 +254,21 @@ async def test_two_texts_at_once_from_a_new_number_make_one_customer(twilio_clie
     assert (first.status, second.status) == (200, 200), (await first.text(), await second.text())
     assert await count(twilio_client.app, Customer) == 1
     assert await count(twilio_client.app, Message) == 2
+
+
+async def test_mms_follows_twilios_redirect_to_storage_without_the_credentials(twilio_client, twilio):
+    app = twilio_client.app
+    twilio.media["ME9"] = (b"GIF89a", "image/gif")
+    await inbound(
+        twilio_client,
+        "MM9",
+        NumMedia="1",
+        MediaUrl0=f"{twilio.base_url}/media-redirect/ME9",
+        MediaContentType0="image/gif",
+    )
+    await sms.drain(app)
+    [message] = await messages(app)
+    assert message.media[0]["status"] == "stored", message.media
+    (asked, credentials), (storage, none) = twilio.media_requests
+    assert asked == "/media-redirect/ME9" and credentials.startswith("Basic ")
+    assert storage == "/storage/ME9" and none is None  # the credentials stay with Twilio's host
