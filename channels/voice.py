@@ -22,7 +22,8 @@ from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.twiml.voice_response import VoiceResponse
 
 from channels import voice_twiml as tw
@@ -399,45 +400,43 @@ async def replay_spool(app: web.Application) -> int:
 async def _register_call(
     app: web.Application, call_sid: str, caller: str, to: str
 ) -> tuple[VoiceCall, Customer | None]:
-    """The call's row and the caller's customer record, created on the first request for this CallSid."""
-    async with app[SESSIONS]() as db:
-        call = await call_row(db, call_sid)
-        if call is not None:
-            customer = await _customer_of(db, call.conversation_id)
-            return call, customer
-    result = await app[INTAKE].receive(
+    """The call's row and the caller's customer record, stored with the call's first message (one
+    transaction); a repeated request for the same CallSid finds them."""
+    found: dict[str, Any] = {}
+
+    async def keep_call(db: AsyncSession, conversation: Conversation, customer: Customer) -> None:
+        if conversation.routing_state == "pending":
+            conversation.routing_state = "ivr"  # not queued until the IVR is done
+        call = VoiceCall(
+            call_sid=call_sid,
+            conversation_id=conversation.id,
+            from_number=caller[:32],
+            to_number=to[:32],
+            status="ivr",
+            ivr_path=[],
+            started_at=app[CLOCK].now(),
+        )
+        db.add(call)
+        found.update(call=call, customer=customer)
+
+    await app[INTAKE].receive(
         InboundContact(
             channel="voice",
             identities=_identities(caller),
             external_id=call_sid,
             text=f"Incoming call from {caller or 'an unknown number'}",
             route=False,
-            attributes={"call_sid": call_sid},
-        )
+            attributes={"call_sid": call_sid, "from": caller, "to": to},
+        ),
+        on_stored=keep_call,
     )
-    now = app[CLOCK].now()
-    async with app[SESSIONS].begin() as db:
-        conversation = await db.get(Conversation, result.conversation_id)
-        assert conversation is not None
-        if conversation.routing_state == "pending":
-            conversation.routing_state = "ivr"  # not queued until the IVR is done
-        call = VoiceCall(
-            call_sid=call_sid,
-            conversation_id=result.conversation_id,
-            from_number=caller[:32],
-            to_number=to[:32],
-            status="ivr",
-            ivr_path=[],
-            started_at=now,
-        )
-        try:
-            async with db.begin_nested():
-                db.add(call)
-        except IntegrityError:  # the same call arrived twice at once: the other request stored it
-            call = await call_row(db, call_sid)
-            assert call is not None
-        customer = await db.get(Customer, conversation.customer_id)
-    return call, customer
+    if "call" in found:
+        return found["call"], found["customer"]
+    async with app[SESSIONS]() as db:  # the same call again (Twilio retried)
+        call = await call_row(db, call_sid)
+        if call is None:
+            raise InvalidInput(f"call {call_sid} was stored without its call record")
+        return call, await _customer_of(db, call.conversation_id)
 
 
 async def _customer_of(db: Any, conversation_id: int) -> Customer | None:

@@ -8,6 +8,7 @@ lost if routing fails: the conversation stays "pending" and the routing service 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +30,9 @@ from routing.policies import priority_for
 SNIPPET = 280
 REOPEN_WINDOW = {"sms": timedelta(hours=24), "chat": timedelta(hours=2), "email": timedelta(days=7)}
 CHANNELS = ("voice", "sms", "email", "chat")
+
+
+OnStored = Callable[[AsyncSession, Conversation, Customer], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -92,16 +96,20 @@ class Intake:
             vip_tiers,
         )
 
-    async def receive(self, contact: InboundContact) -> IntakeResult:
-        """Store the contact, then route it; the same external id twice gives the first result."""
+    async def receive(self, contact: InboundContact, *, on_stored: OnStored | None = None) -> IntakeResult:
+        """Store the contact, then route it; the same external id twice gives the first result.
+
+        `on_stored` lets a channel keep its own rows (a call, say) in the same transaction as the message;
+        it is not called for a duplicate.
+        """
         if contact.channel not in CHANNELS:
             raise ValueError(f"unknown channel {contact.channel!r}")
         try:
-            stored, hints = await self._store(contact)
+            stored, hints = await self._store(contact, on_stored)
         except (IntegrityError, Conflict):
             # A concurrent request stored the same message, or created this new customer first (their
             # identity is taken): the second attempt finds what the other one stored.
-            stored, hints = await self._store(contact)
+            stored, hints = await self._store(contact, on_stored)
         if hints is None or not contact.route:
             return stored
         conversation_id = stored.conversation_id
@@ -128,7 +136,9 @@ class Intake:
         )
         return IntakeResult(**{**stored.__dict__, "task_id": task_id})
 
-    async def _store(self, contact: InboundContact) -> tuple[IntakeResult, RoutingHints | None]:
+    async def _store(
+        self, contact: InboundContact, on_stored: OnStored | None
+    ) -> tuple[IntakeResult, RoutingHints | None]:
         """Store the message; routing hints when its conversation still has to be routed, else None."""
         now = self.ctx.clock.now()
         async with self.sessions.begin() as db:
@@ -157,6 +167,8 @@ class Intake:
             if not active:  # committed with the message: the routing service re-queues it if we die now
                 conversation.routing_state = "pending"
             await db.flush()
+            if on_stored is not None:
+                await on_stored(db, conversation, customer)
             result = IntakeResult(
                 customer_id=customer.id,
                 conversation_id=conversation.id,
@@ -168,7 +180,7 @@ class Intake:
                 priority=priority_for(vip=vip, complaint=conversation.complaint),
                 complaint=conversation.complaint,
             )
-            if active:
+            if active or not contact.route:
                 return result, None
             last_agent = await self._last_agent(db, customer.id, conversation.id)
             return result, RoutingHints(contact.language or customer.language, last_agent)
