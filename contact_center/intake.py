@@ -9,7 +9,7 @@ lost if routing fails: the conversation stays "pending" and the routing service 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -71,10 +71,11 @@ class IntakeResult:
 
 @dataclass(frozen=True)
 class RoutingHints:
-    """What routing needs beyond the stored result: the language and the customer's last agent."""
+    """What routing needs beyond the stored result: the language, the customer's last agent, the queue."""
 
     language: str | None
     preferred_agent: int | None
+    queue: str
 
 
 class Intake:
@@ -112,11 +113,13 @@ class Intake:
             stored, hints = await self._store(contact, on_stored)
         if hints is None or not contact.route:
             return stored
-        conversation_id = stored.conversation_id
-        task_id = await self.routing.route(
+        conversation_id, task_id = stored.conversation_id, stored.task_id
+        assert task_id is not None  # claimed in the same transaction as the message
+        await self.routing.submit(
             conversation_id,
+            task_id,
             channel=contact.channel,
-            queue=contact.queue or DEFAULT_QUEUE,
+            queue=hints.queue,
             priority=stored.priority,
             language=hints.language,
             skills=contact.skills,
@@ -183,7 +186,11 @@ class Intake:
             if active or not contact.route:
                 return result, None
             last_agent = await self._last_agent(db, customer.id, conversation.id)
-            return result, RoutingHints(contact.language or customer.language, last_agent)
+            language = contact.language or customer.language
+            task_id, queue = await self.routing.claim_task(
+                conversation, contact.queue or DEFAULT_QUEUE, result.priority, language
+            )
+            return replace(result, task_id=task_id), RoutingHints(language, last_agent, queue)
 
     async def _already_stored(self, db: AsyncSession, contact: InboundContact) -> IntakeResult | None:
         """The earlier result for a message with the same channel id (a retried webhook)."""

@@ -143,21 +143,54 @@ class RoutingService:
             conversation = await db.get(Conversation, conversation_id)
             if conversation is None:
                 raise NotFound(f"conversation {conversation_id} does not exist")
-            conversation.queue = queue if await self.engine.queue(queue) else DEFAULT_QUEUE
-            if conversation.task_id is None or conversation.routing_state in (
-                "done",
-                "abandoned",
-                "fell_back",
-            ):
-                conversation.task_id = f"conv{conversation_id}-{uuid.uuid4().hex[:10]}"
-            conversation.routing_state = "pending"
-            conversation.priority, conversation.language = priority, language
-            task_id, queue_name = conversation.task_id, conversation.queue
+            task_id, queue_name = await self.claim_task(conversation, queue, priority, language)
+        await self.submit(
+            conversation_id,
+            task_id,
+            channel=channel,
+            queue=queue_name,
+            priority=priority,
+            language=language,
+            skills=skills,
+            preferred_agent=preferred_agent,
+            attributes=attributes,
+        )
+        return task_id
+
+    async def claim_task(
+        self, conversation: Conversation, queue: str, priority: int, language: str | None
+    ) -> tuple[str, str]:
+        """Inside the caller's transaction: give the conversation its task id and queue, state "pending".
+
+        Committed before `submit`, so a process that dies in between leaves a pending conversation, which
+        the sweep queues again under the same task id.
+        """
+        conversation.queue = queue if await self.engine.queue(queue) else DEFAULT_QUEUE
+        if conversation.task_id is None or conversation.routing_state in ("done", "abandoned", "fell_back"):
+            conversation.task_id = f"conv{conversation.id}-{uuid.uuid4().hex[:10]}"
+        conversation.routing_state = "pending"
+        conversation.priority, conversation.language = priority, language
+        return conversation.task_id, conversation.queue
+
+    async def submit(
+        self,
+        conversation_id: int,
+        task_id: str,
+        *,
+        channel: str,
+        queue: str,
+        priority: int = 0,
+        language: str | None = None,
+        skills: dict[str, int] | None = None,
+        preferred_agent: int | None = None,
+        attributes: dict[str, Any] | None = None,
+    ) -> None:
+        """Hand a claimed task to the engine (the same task id twice changes nothing)."""
         await self.engine.submit(
             NewTask(
                 id=task_id,
                 channel=channel,
-                queue=queue_name,
+                queue=queue,
                 priority=priority,
                 skills=skills or {},
                 language=language,
@@ -165,7 +198,6 @@ class RoutingService:
                 attributes={**(attributes or {}), "conversation_id": conversation_id},
             )
         )
-        return task_id
 
     # agent actions --------------------------------------------------------------------------------
 
