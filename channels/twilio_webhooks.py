@@ -19,6 +19,7 @@ import logging
 from datetime import datetime
 
 from aiohttp import web
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.request_validator import RequestValidator
@@ -105,3 +106,9 @@ async def remember(db: AsyncSession, key: str, response: str, now: datetime) -> 
     except IntegrityError:
         return False
     return True
+
+
+async def prune_receipts(db: AsyncSession, older_than: datetime) -> int:
+    """Forget receipts from before `older_than` (long after Twilio stops retrying); how many went."""
+    result = await db.execute(delete(WebhookReceipt).where(WebhookReceipt.created_at < older_than))
+    return result.rowcount or 0

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -33,6 +34,7 @@ from channels.twilio_webhooks import (
     Forbidden,
     forbidden,
     idempotency_key,
+    prune_receipts,
     recall,
     remember,
     twiml,
@@ -50,6 +52,7 @@ log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 IVR = web.AppKey("ivr", Ivr)
 SPOOL = web.AppKey("voice_spool", Spool)
+RECEIPTS_KEPT = timedelta(days=7)  # far longer than Twilio retries a webhook
 FINAL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
 WAITING_STATES = {"pending", "queued", "offered"}
 STORAGE_ERRORS = (SQLAlchemyError, OSError, asyncio.TimeoutError)
@@ -508,7 +511,15 @@ def attach(app: web.Application) -> Callable[[], None]:
 
 
 async def _replay_forever(app: web.Application, interval: float = 15.0) -> None:
+    """Every `interval` seconds: store what the spool holds; hourly, forget webhook receipts a week old."""
+    rounds = 0
     while True:
         await asyncio.sleep(interval)
-        with contextlib.suppress(Exception):
+        rounds += 1
+        try:
             await replay_spool(app)
+            if rounds % max(1, int(3600 / interval)) == 0:
+                async with app[SESSIONS].begin() as db:
+                    await prune_receipts(db, app[CLOCK].now() - RECEIPTS_KEPT)
+        except Exception:
+            log.exception("voice housekeeping failed; will try again")

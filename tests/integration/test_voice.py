@@ -538,3 +538,20 @@ async def test_a_retry_on_another_process_gets_the_same_answer_and_changes_nothi
         conversation = (await db.execute(select(Conversation))).scalar_one()
     assert conversation.task_id is not None
     assert await other_process.app[ROUTING].engine.store.tasks() == []  # the retry queued nothing there
+
+
+async def test_old_webhook_receipts_are_forgotten(twilio_client, clock):
+    from datetime import timedelta
+
+    from channels.twilio_webhooks import prune_receipts, remember
+    from contact_center.db.models import WebhookReceipt
+
+    app = twilio_client.app
+    async with app[SESSIONS].begin() as db:
+        assert await remember(db, "old", "", clock.now() - timedelta(days=8))
+        assert await remember(db, "new", "", clock.now())
+        assert not await remember(db, "new", "again", clock.now())  # claimed once
+    async with app[SESSIONS].begin() as db:
+        assert await prune_receipts(db, clock.now() - timedelta(days=7)) == 1
+    async with app[SESSIONS]() as db:
+        assert [r.key for r in (await db.execute(select(WebhookReceipt))).scalars()] == ["new"]
