@@ -154,6 +154,13 @@ class RoutingEngine:
             return
         events = await self.store.offer(self.clock(), task_id=task_id, agent_id=agent_id)
         await self._emit(events)
+        # A decision for a task gives the chosen agent their most urgent task, which may be another one:
+        # then this task still waits while other agents may be free, so decide for it again.
+        for _ in range(MAX_DECISIONS_PER_TICK):
+            if task_id is None or not events or any(e.task_id == task_id for e in events):
+                return
+            events = await self.store.offer(self.clock(), task_id=task_id)
+            await self._emit(events)
 
     async def _settle(self, events: list[RoutingEvent]) -> None:
         """Publish the events, then offer again whatever they freed: tasks back in line, agents with room."""

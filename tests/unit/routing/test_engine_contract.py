@@ -333,3 +333,29 @@ async def test_going_away_withdraws_an_open_offer_which_goes_to_another_agent(en
     await engine.set_presence("ann", Presence.OFFLINE)
     assert recorder.kinds("task.withdrawn")
     assert recorder.last_offer().agent_id == "bob"
+
+
+async def test_a_transferred_task_goes_to_a_free_agent_when_the_freed_one_takes_a_more_urgent_task(
+    engine, recorder, store
+):
+    # Found by the property test: the freed agent takes the waiting urgent task, and the transferred one
+    # must not be left waiting beside another idle agent.
+    await setup(
+        engine,
+        QueueConfig("billing", skills={"billing": 5}),
+        QueueConfig("general"),
+        agents=[agent("ann", skills={"billing": 7}), agent("bob", skills={"billing": 3})],
+    )
+    await engine.set_presence("bob", Presence.AVAILABLE)
+    await engine.submit(NewTask("urgent", "voice", "general", priority=2))
+    urgent_offer = recorder.last_offer("bob").data["reservation_id"]
+    await engine.submit(NewTask("billing", "voice", "billing"))  # bob lacks the level: it waits
+    await engine.set_presence("ann", Presence.AVAILABLE)
+    billing_offer = recorder.last_offer("ann").data["reservation_id"]
+    await engine.reject(urgent_offer)  # bob declines; ann has an offer out: urgent waits
+    await engine.accept(billing_offer)
+    await engine.transfer("billing", queue="general")
+    urgent, billing = await store.get_task("urgent"), await store.get_task("billing")
+    assert urgent.state is TaskState.RESERVED and billing.state is TaskState.RESERVED
+    holders = {a.id: a.offer for a in await store.agents() if a.offer}
+    assert set(holders) == {"ann", "bob"}  # one each: nobody idle beside a waiting task
