@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from channels import email as email_channel
 from channels import sms, voice, voice_control
 from channels.twilio_client import close_client, rest_client
 from contact_center.api import auth as auth_api
@@ -71,7 +72,7 @@ def create_app(
     app[METRICS] = Metrics()
     app[CUSTOMERS] = CustomerContext.from_settings(settings, app[CLOCK])
     app[TICK_INTERVAL] = tick_interval
-    app.cleanup_ctx.extend([_database, _redis, _events, _routing, _twilio])
+    app.cleanup_ctx.extend([_database, _redis, _events, _routing, _twilio, _email])
     endpoints = []
     for table in (
         auth_api.api,
@@ -80,6 +81,7 @@ def create_app(
         routing_api.api,
         voice_control.api,
         sms.api,
+        email_channel.api,
     ):
         endpoints += add_endpoints(app, table)
     app[ENDPOINTS] = endpoints
@@ -169,6 +171,13 @@ async def _twilio(app: web.Application) -> AsyncIterator[None]:
         stop()
     if app[TWILIO] is not None:
         await close_client(app[TWILIO])
+
+
+async def _email(app: web.Application) -> AsyncIterator[None]:
+    """The email channel: SMTP listener, IMAP pollers and the outbound queue's worker."""
+    stop = await email_channel.start(app)
+    yield
+    await stop()
 
 
 async def _refuse_undeclared_routes(app: web.Application) -> None:

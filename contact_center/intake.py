@@ -52,6 +52,9 @@ class InboundContact:
     conversation_id: int | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
     route: bool = True
+    # The channel proved `conversation_id` (a signed reference), so whoever writes may join that conversation.
+    conversation_verified: bool = False
+    media: list[Any] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,7 @@ class Intake:
                 external_id=contact.external_id,
                 created_at=now,
                 attributes=dict(contact.attributes),
+                media=list(contact.media),
             )
             db.add(message)
             complaint = contact.complaint or looks_like_complaint(f"{contact.subject or ''} {contact.text}")
@@ -241,7 +245,9 @@ class Intake:
     ) -> tuple[Conversation, bool]:
         if contact.conversation_id is not None:
             conversation = await db.get(Conversation, contact.conversation_id)
-            if conversation is not None and conversation.customer_id == customer_id:
+            if conversation is not None and (
+                conversation.customer_id == customer_id or contact.conversation_verified
+            ):
                 return conversation, False
         window = REOPEN_WINDOW.get(contact.channel)
         if window is not None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import phonenumbers
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contact_center.customers.value_model import ValueModel
@@ -15,6 +16,18 @@ from contact_center.customers.value_model import ValueModel
 
 class SettingsError(Exception):
     """A configuration value is missing or malformed; the message says which and why."""
+
+
+class ImapMailbox(BaseModel):
+    """One mailbox polled for inbound email."""
+
+    model_config = ConfigDict(extra="forbid")
+    host: str = Field(min_length=1)
+    port: int = Field(default=993, ge=1, le=65535)
+    user: str = Field(min_length=1)
+    password: SecretStr
+    folder: str = "INBOX"
+    ssl: bool = True
 
 
 class Settings(BaseSettings):
@@ -85,6 +98,44 @@ class Settings(BaseSettings):
     recording_consent: bool = Field(
         default=False, description="Record answered calls, after announcing it to the caller."
     )
+    smtp_listen: str = Field(
+        default="", description="host:port of the built-in SMTP listener for inbound email; empty = off."
+    )
+    email_address: str = Field(
+        default="", description="Our support address: the From of email replies and acknowledgements."
+    )
+    email_domain: str = Field(
+        default="", description="Domain of our Message-IDs; empty = the domain of CC_EMAIL_ADDRESS."
+    )
+    email_recipients: str = Field(
+        default="",
+        description="Comma-separated addresses or @domains the SMTP listener takes mail for; empty = any.",
+    )
+    email_max_message_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    email_max_attachment_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    email_max_attachments: int = Field(default=20, ge=0)
+    email_auto_ack: bool = Field(default=True, description="Acknowledge a customer's first email.")
+    email_auto_replies_per_day: int = Field(
+        default=3, ge=0, description="Most automatic answers one sender gets in 24 hours."
+    )
+    email_retry_attempts: int = Field(
+        default=8, ge=1, le=20, description="Sending attempts before giving up."
+    )
+    smtp_relay_host: str = Field(default="", description="SMTP relay for outbound email; empty = no sending.")
+    smtp_relay_port: int = Field(default=587, ge=1, le=65535)
+    smtp_relay_user: str = Field(default="")
+    smtp_relay_password: SecretStr = Field(default=SecretStr(""))
+    smtp_relay_starttls: bool = Field(default=True, description="STARTTLS on the relay connection.")
+    smtp_relay_tls: bool = Field(default=False, description="Implicit TLS (port 465) to the relay.")
+    smtp_relay_timeout: float = Field(default=30.0, gt=0)
+    imap_mailboxes: list[ImapMailbox] = Field(
+        default_factory=list, description="JSON list of mailboxes to poll over IMAP."
+    )
+    imap_poll_seconds: float = Field(default=60.0, gt=0, description="Seconds between IMAP polls.")
+    language_candidates: str = Field(
+        default="en,es,fr,de,it,pt,nl",
+        description="Languages (ISO 639-1) a customer's first message is detected among; empty = all known.",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -122,6 +173,22 @@ class Settings(BaseSettings):
         if region not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError(f"{value!r} is not a region code phonenumbers knows (e.g. US, GB, DE)")
         return region
+
+    @field_validator("smtp_listen")
+    @classmethod
+    def _check_smtp_listen(cls, value: str) -> str:
+        if value:
+            host, _, port = value.strip().rpartition(":")
+            if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+                raise ValueError("must be host:port, e.g. 127.0.0.1:2525")
+        return value.strip()
+
+    @field_validator("email_address")
+    @classmethod
+    def _check_email_address(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", value.strip()):
+            raise ValueError("must be a plain address such as support@example.com")
+        return value.strip()
 
     @field_validator("log_level")
     @classmethod
@@ -162,6 +229,33 @@ class Settings(BaseSettings):
     def media_hosts(self) -> frozenset[str]:
         """Hosts MMS media may be fetched from."""
         return frozenset(host.lower() for host in _split(self.twilio_media_hosts))
+
+    @property
+    def smtp_listen_address(self) -> tuple[str, int] | None:
+        """Host and port of the SMTP listener, or None when it is off."""
+        if not self.smtp_listen:
+            return None
+        host, _, port = self.smtp_listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+    @property
+    def message_id_domain(self) -> str:
+        """The domain of the Message-IDs we sign."""
+        if self.email_domain:
+            return self.email_domain
+        if "@" in self.email_address:
+            return self.email_address.rsplit("@", 1)[1].lower()
+        return urlsplit(self.public_url).hostname or "localhost"
+
+    @property
+    def email_sending_enabled(self) -> bool:
+        """True when a relay and our address are set: replies and acknowledgements can go out."""
+        return bool(self.smtp_relay_host and self.email_address)
+
+    @property
+    def language_candidate_list(self) -> list[str]:
+        """The languages detection chooses among (empty: every language the detector knows)."""
+        return [item.lower() for item in _split(self.language_candidates)]
 
     def signing_key(self) -> bytes:
         """The secret key, creating and keeping a random one in the data directory when none is set."""

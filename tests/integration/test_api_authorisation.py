@@ -77,6 +77,7 @@ EXPECTED = {
     "POST /twilio/voice/status": "twilio",
     "POST /twilio/voice/recording": "twilio",
     "POST /api/conversations/{conversation_id}/sms": "agent",
+    "POST /api/conversations/{conversation_id}/email": "agent",
     "POST /twilio/sms": "twilio",
     "POST /twilio/sms/status": "twilio",
 }

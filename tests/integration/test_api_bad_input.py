@@ -17,6 +17,7 @@ VALID_BODIES = {
     "/api/queues/{id}": {"name": "general"},
     "/api/routing/agents/{id}/presence": {"presence": "available"},
     "/api/conversations/{conversation_id}/sms": {"body": "hello"},
+    "/api/conversations/{conversation_id}/email": {"body": "hello"},
 }
 
 

@@ -9,6 +9,7 @@ from contact_center.db.models.customers import (
     CustomerNote,
     CustomerSearchKey,
 )
+from contact_center.db.models.email import EmailOutbox, EmailSuppression
 from contact_center.db.models.orders import Order, OrderItem
 from contact_center.db.models.queues import Queue
 from contact_center.db.models.telephony import SmsOptOut, VoiceCall, WebhookReceipt
@@ -24,6 +25,8 @@ __all__ = [
     "CustomerMerge",
     "CustomerNote",
     "CustomerSearchKey",
+    "EmailOutbox",
+    "EmailSuppression",
     "Message",
     "Order",
     "OrderItem",
