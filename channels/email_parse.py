@@ -200,7 +200,7 @@ def _text(part: Message, result: ParsedEmail) -> str:
     if isinstance(part, EmailMessage):
         try:
             content = part.get_content()
-            if isinstance(content, str):
+            if isinstance(content, str) and "\ufffd" not in content:
                 return content
         except Exception as exc:  # unknown charset, broken transfer encoding
             result.defects.append(f"body not decodable as declared ({type(exc).__name__})")
