@@ -24,6 +24,10 @@ What is measured:
   (10 s) counts as an error. The server's CPU time per answered request is reported too.
 - **Maximum throughput (closed loop).** `--workers` (32) tasks each send one request after another for
   `--throughput-seconds` (5) against voice, sms and plain; responses 200 per second, and app/plain.
+- **Storing.** The webhooks answer once the payload is in the durable inbox (on disk); the inbox stores
+  it through intake in the background. After each app step, the run waits until the inbox is empty (its
+  `cc_inbox_waiting` gauge on /metrics) and reports how many payloads were stored per second from the
+  step's start until then, and how long after the step's end the last one was stored.
 
 Run (progress on stderr, results on stdout, pretty unless `--json`):
 
@@ -339,10 +343,42 @@ def start_server(database_url: str, data_dir: str) -> tuple[subprocess.Popen[str
     return process, json.loads(line)
 
 
+async def inbox_figures(session: aiohttp.ClientSession, base: str) -> tuple[float, float]:
+    """The app's inbox: payloads waiting and payloads stored so far (from /metrics)."""
+    async with session.get(base + "/metrics") as response:
+        text = await response.text()
+    figures = {"waiting": 0.0, "stored": 0.0}
+    for line in text.splitlines():
+        for name, key in (("cc_inbox_waiting{", "waiting"), ("cc_inbox_stored_total{", "stored")):
+            if line.startswith(name) and 'inbox="twilio"' in line:
+                figures[key] = float(line.rsplit(" ", 1)[1])
+    return figures["waiting"], figures["stored"]
+
+
+async def stored_after(
+    session: aiohttp.ClientSession, base: str, stored_before: float, started: float, ended: float
+) -> dict[str, Any]:
+    """Wait until the inbox is empty; payloads stored per second since `started`, and the lag after
+    `ended` (loop times)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        waiting, stored = await inbox_figures(session, base)
+        if waiting == 0:
+            break
+        await asyncio.sleep(0.05)
+    done = loop.time()
+    return {
+        "stored": int(stored - stored_before),
+        "stored_per_s": round((stored - stored_before) / (done - started), 1),
+        "stored_lag_s": round(max(0.0, done - ended), 2),
+    }
+
+
 async def measure(args: argparse.Namespace, ports: dict[str, int], pid: int) -> dict[str, Any]:
     forms = Forms(random.Random(args.seed))
     bases = {"voice": ports["app"], "sms": ports["app"], "plain": ports["plain"]}
     targets = [t for t in ("voice", "sms", "plain") if t in args.targets]
+    app_base = f"http://127.0.0.1:{ports['app']}"
     connector = aiohttp.TCPConnector(limit=args.connections, limit_per_host=args.connections)
     steps: list[dict[str, Any]] = []
     throughput: dict[str, Any] = {}
@@ -353,40 +389,66 @@ async def measure(args: argparse.Namespace, ports: dict[str, int], pid: int) -> 
                 base = f"http://127.0.0.1:{bases[target]}"
                 await open_loop(session, base, forms, target, rate, 1.0, args.timeout)  # warm-up
                 await settle(pid)
-                cpu = cpu_seconds(pid)
+                stored_before = (await inbox_figures(session, app_base))[1]
+                started, cpu = asyncio.get_running_loop().time(), cpu_seconds(pid)
                 outcome, achieved = await open_loop(
                     session, base, forms, target, rate, args.seconds, args.timeout
                 )
+                ended = asyncio.get_running_loop().time()
+                storing = {}
+                if target != "plain":
+                    storing = await stored_after(session, app_base, stored_before, started, ended)
                 cpu = cpu_seconds(pid) - cpu
                 samples.setdefault(target, outcome.sample)
                 step = {"target": target, "rate": rate, "seconds": args.seconds, **outcome.summary()}
                 step["achieved_rate"] = round(achieved, 1)
                 step["server_cpu_ms_per_ok"] = round(1000 * cpu / max(1, outcome.summary()["ok"]), 2)
+                step.update(storing)
                 step["settled_s"] = round(await settle(pid), 1)
                 steps.append(step)
+                stored_text = (
+                    f", stored {storing['stored_per_s']}/s (last {storing['stored_lag_s']} s after the end)"
+                    if storing
+                    else ""
+                )
                 log(
                     f"{target:>5} @ {rate:>5g}/s: p50 {step['p50_ms']} ms, p99 {step['p99_ms']} ms, "
                     f"{step['achieved_rate']}/s ok, {step['errors']} errors {step['error_kinds'] or ''}, "
-                    f"server CPU {step['server_cpu_ms_per_ok']} ms/request, idle after {step['settled_s']} s"
+                    f"server CPU {step['server_cpu_ms_per_ok']} ms/request{stored_text}"
                 )
         if args.throughput_seconds > 0:
             for target in targets:
                 base = f"http://127.0.0.1:{bases[target]}"
                 await closed_loop(session, base, forms, target, args.workers, 1.0, args.timeout)  # warm-up
                 await settle(pid)
-                cpu = cpu_seconds(pid)
+                stored_before = (await inbox_figures(session, app_base))[1]
+                started, cpu = asyncio.get_running_loop().time(), cpu_seconds(pid)
                 outcome, per_second = await closed_loop(
                     session, base, forms, target, args.workers, args.throughput_seconds, args.timeout
                 )
-                cpu = cpu_seconds(pid) - cpu
+                ended = asyncio.get_running_loop().time()
+                cpu_answering = cpu_seconds(pid) - cpu
                 throughput[target] = {"requests_per_s": round(per_second, 1), **outcome.summary()}
                 throughput[target]["server_cpu_ms_per_ok"] = round(
-                    1000 * cpu / max(1, len(outcome.latencies_ms)), 2
+                    1000 * cpu_answering / max(1, len(outcome.latencies_ms)), 2
                 )
+                if target != "plain":
+                    throughput[target].update(
+                        await stored_after(session, app_base, stored_before, started, ended)
+                    )
+                    throughput[target]["server_cpu_ms_per_stored"] = round(
+                        1000 * (cpu_seconds(pid) - cpu) / max(1, throughput[target]["stored"]), 2
+                    )
                 log(
                     f"{target:>5} closed loop, {args.workers} workers: {per_second:.1f}/s, "
                     f"p50 {throughput[target]['p50_ms']} ms, p99 {throughput[target]['p99_ms']} ms, "
                     f"{throughput[target]['errors']} errors"
+                    + (
+                        f"; stored {throughput[target]['stored_per_s']}/s, "
+                        f"last {throughput[target]['stored_lag_s']} s after the end"
+                        if target != "plain"
+                        else ""
+                    )
                 )
     return {"steps": steps, "throughput": throughput, "samples": samples}
 

@@ -1,10 +1,12 @@
 """Two-way SMS (and MMS) through Twilio.
 
-In: POST /twilio/sms (signed). STOP-like keywords record an opt-out, START-like ones remove it, HELP
-answers a short help text; anything else goes to intake (idempotent on MessageSid, so a retry changes
-nothing) and its MMS media are fetched to disk in the background. A storage failure answers 503, which
-Twilio retries.
-Status: POST /twilio/sms/status (signed) keeps a sent message's delivery status, never going backwards.
+In: POST /twilio/sms (signed). HELP answers a short help text; anything else goes into the durable inbox
+(channels/inbox.py) and Twilio gets its answer at once; the inbox then records STOP-like keywords as an
+opt-out and START-like ones as its end, and hands other messages to intake (idempotent on MessageSid, so
+a retry changes nothing), whose MMS media are fetched to disk in the background. When the inbox cannot
+keep the message, the answer is 503, which Twilio retries.
+Status: POST /twilio/sms/status (signed), through the inbox too, keeps a sent message's delivery status,
+never going backwards.
 Out: `send_sms` (and POST /api/conversations/{conversation_id}/sms for agents) to the customer's number,
 refused when that number has opted out.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -26,7 +29,8 @@ from twilio.base.exceptions import TwilioException
 from twilio.twiml.messaging_response import MessagingResponse
 
 from channels import sms_media
-from channels.twilio_webhooks import Forbidden, forbidden, twiml, verified_form
+from channels.inbox import InboxFull
+from channels.twilio_webhooks import Forbidden, forbidden, journal, twiml, verified_form
 from contact_center.api.common import path_id
 from contact_center.auth.roles import Access, Role
 from contact_center.customers.identity import normalise_phone
@@ -72,15 +76,16 @@ Handler = Callable[[web.Request, dict[str, str]], Awaitable[web.Response]]
 
 
 async def _answer(request: web.Request, handler: Handler) -> web.Response:
-    """Verify the signature, run the handler; a storage failure answers 503 so Twilio tries again."""
+    """Verify the signature, run the handler; when the payload cannot be kept the answer is 503, so
+    Twilio tries again."""
     try:
         form = await verified_form(request)
     except Forbidden as exc:
         return forbidden(str(exc))
     try:
         return await handler(request, form)
-    except STORAGE_ERRORS:
-        log.exception("SMS webhook %s could not be stored", request.path)
+    except (InboxFull, *STORAGE_ERRORS):
+        log.exception("SMS webhook %s could not be kept", request.path)
         return web.Response(status=503, text="storage unavailable, try again\n", content_type="text/plain")
 
 
@@ -103,15 +108,23 @@ async def _inbound(request: web.Request, form: dict[str, str]) -> web.Response:
     if not (sender and sid):
         return web.Response(status=400, text="From and MessageSid are required\n", content_type="text/plain")
     keyword = form.get("Body", "").strip().upper()
-    if keyword in OPT_OUT | OPT_IN:
-        await set_opted_out(request.app, sender, ours or request.app[SETTINGS].twilio_phone_number, keyword)
-        return twiml(MessagingResponse())
     if keyword in HELP:
         reply = MessagingResponse()
         reply.message(HELP_TEXT)
         return twiml(reply)
-    await _receive(request.app, form)
+    if not ours:
+        form = {**form, "To": request.app[SETTINGS].twilio_phone_number}
+    await journal(request, "sms", form)
     return twiml(MessagingResponse())
+
+
+async def store_message(app: web.Application, form: dict[str, str], at: datetime) -> None:
+    """An inbound message from the inbox: an opt-out keyword, or a message for intake."""
+    keyword = form.get("Body", "").strip().upper()
+    if keyword in OPT_OUT | OPT_IN:
+        await set_opted_out(app, form["From"], form["To"], keyword)
+    else:
+        await _receive(app, form)
 
 
 async def _receive(app: web.Application, form: dict[str, str]) -> None:
@@ -136,14 +149,22 @@ async def _status(request: web.Request, form: dict[str, str]) -> web.Response:
     new = (form.get("MessageStatus") or form.get("SmsStatus", "")).lower()
     if new not in STATUS_RANK or not sid:
         log.info("ignored SMS status %r of %r", new, sid)
-        return web.Response(status=204)
-    async with request.app[SESSIONS].begin() as db:
+    else:
+        await journal(request, "sms-status", form)
+    return web.Response(status=204)
+
+
+async def store_status(app: web.Application, form: dict[str, str], at: datetime) -> None:
+    """A delivery status from the inbox onto the message we sent, never going backwards."""
+    sid = form.get("MessageSid") or form.get("SmsSid", "")
+    new = (form.get("MessageStatus") or form.get("SmsStatus", "")).lower()
+    async with app[SESSIONS].begin() as db:
         query = select(Message).where(Message.channel == "sms", Message.external_id == sid)
         message = (await db.execute(query.with_for_update())).scalar_one_or_none()
         if message is None or STATUS_RANK[new] <= STATUS_RANK.get(message.delivery_status or "", -1):
-            return web.Response(status=204)
+            return
         message.delivery_status = new
-    await request.app[EVENTS].publish(
+    await app[EVENTS].publish(
         "message.status",
         {
             "conversation_id": message.conversation_id,
@@ -152,7 +173,9 @@ async def _status(request: web.Request, form: dict[str, str]) -> web.Response:
             "error_code": form.get("ErrorCode") or None,
         },
     )
-    return web.Response(status=204)
+
+
+STORED = {"sms": store_message, "sms-status": store_status}
 
 
 # opt-out ------------------------------------------------------------------------------------------------

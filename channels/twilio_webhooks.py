@@ -10,6 +10,9 @@ Retries: Twilio repeats a webhook that timed out or failed, with the same I-Twil
 The effects that matter are idempotent in the domain (one conversation per CallSid, one message per
 MessageSid, one ticket per RecordingSid), and `remember`/`recall` keep the answer given under the token
 in the database, so a retry landing on another process gets the very same answer.
+
+What a webhook stores goes through `journal` into the durable inbox (channels/inbox.py), so the answer
+waits for a write to local disk, not for the database.
 """
 
 from __future__ import annotations
@@ -24,14 +27,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.request_validator import RequestValidator
 
+from channels.inbox import Inbox
 from contact_center.db.models import WebhookReceipt
 from contact_center.settings import Settings
-from contact_center.web.appkeys import SETTINGS
+from contact_center.web.appkeys import CLOCK, SETTINGS
 
 log = logging.getLogger(__name__)
 
 TWIML = "application/xml"
 IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
+INBOX = web.AppKey("twilio_inbox", Inbox)
 
 
 class Forbidden(Exception):
@@ -84,6 +89,12 @@ def forbidden(reason: str) -> web.Response:
 def twiml(document: object) -> web.Response:
     """A TwiML answer (a VoiceResponse or MessagingResponse, or its text)."""
     return web.Response(text=str(document), content_type=TWIML)
+
+
+async def journal(request: web.Request, kind: str, form: dict[str, str]) -> None:
+    """Keep a webhook's payload in the durable inbox, to be stored by the handler for `kind`; returns once
+    it is on disk (InboxFull or OSError when it cannot be kept)."""
+    await request.app[INBOX].put(kind, form, request.app[CLOCK].now().timestamp())
 
 
 def idempotency_key(request: web.Request) -> str | None:

@@ -9,7 +9,10 @@ bridged. Status callbacks cancel the task of a caller who hung up in queue (aban
 call's final status and duration.
 
 Every webhook is signed (403 otherwise) and answers TwiML even when our own storage fails: an apology and
-voicemail, whose recording is spooled to disk and stored once the database is back.
+voicemail. What a webhook must store without holding the caller up (the call's arrival, a voicemail, a
+transcription, a status, a recording) goes into the durable inbox (channels/inbox.py) and is stored in the
+background; a later webhook that needs the call's row before the inbox stored it stores it itself (Twilio
+sends From and To with every request, and intake is idempotent on the CallSid).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -28,12 +31,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.twiml.voice_response import VoiceResponse
 
 from channels import voice_twiml as tw
+from channels.callers import Callers
 from channels.ivr import Ivr, Language, Option, load_ivr
-from channels.spool import Spool
 from channels.twilio_webhooks import (
     Forbidden,
     forbidden,
     idempotency_key,
+    journal,
     prune_receipts,
     recall,
     remember,
@@ -51,11 +55,12 @@ log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
 IVR = web.AppKey("ivr", Ivr)
-SPOOL = web.AppKey("voice_spool", Spool)
+CALLERS = web.AppKey("callers", Callers)
 RECEIPTS_KEPT = timedelta(days=7)  # far longer than Twilio retries a webhook
 FINAL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
 WAITING_STATES = {"pending", "queued", "offered"}
 STORAGE_ERRORS = (SQLAlchemyError, OSError, asyncio.TimeoutError)
+HOUSEKEEPING_SECONDS = 3600.0
 
 Handler = Callable[[web.Request, dict[str, str]], Awaitable[VoiceResponse | web.Response]]
 
@@ -63,15 +68,12 @@ Handler = Callable[[web.Request, dict[str, str]], Awaitable[VoiceResponse | web.
 # the webhook wrapper ---------------------------------------------------------------------------------
 
 
-def webhook(
-    path: str, *, spool_kind: str | None = None, replay: bool = False
-) -> Callable[[Handler], Handler]:
+def webhook(path: str, *, replay: bool = False) -> Callable[[Handler], Handler]:
     """A signed Twilio webhook answering TwiML; any failure still answers TwiML (apology and voicemail).
 
-    With `spool_kind`, a payload that could not be stored is kept on disk and stored later. With `replay`,
-    the answer is kept under Twilio's idempotency token, and a retry gets it again from any process: for
-    the steps where the caller's choice changes state (the others are idempotent in the domain, and the
-    wait loop, the most frequent webhook, should not write on every round).
+    With `replay`, the answer is kept under Twilio's idempotency token, and a retry gets it again from any
+    process: for the steps where the caller's choice changes state (the others are idempotent in the
+    domain, and the wait loop, the most frequent webhook, should not write on every round).
     """
 
     def decorate(handler: Handler) -> Handler:
@@ -93,9 +95,6 @@ def webhook(
             except Exception as exc:
                 storage = isinstance(exc, STORAGE_ERRORS)
                 log.exception("voice webhook %s failed%s", path, " (storage)" if storage else "")
-                if spool_kind and storage:
-                    request.app[SPOOL].put(spool_kind, form, request.app[CLOCK].now().timestamp())
-                    return twiml(_after_spooling(request, spool_kind))
                 return twiml(tw.apology(request.app[IVR].language(None)))
             return result if isinstance(result, web.Response) else twiml(result)
 
@@ -122,33 +121,26 @@ async def _keep_answer(app: web.Application, key: str, answer: str) -> None:
         await remember(db, key, answer, app[CLOCK].now())
 
 
-def _after_spooling(request: web.Request, kind: str) -> VoiceResponse:
-    language = request.app[IVR].language(None)
-    if kind == "voicemail":
-        return tw.goodbye(language, tw.prompt(language, "voicemail_thanks"))
-    return VoiceResponse()
-
-
 # the call ----------------------------------------------------------------------------------------------
 
 
 @webhook("/twilio/voice")
 async def incoming_call(request: web.Request, form: dict[str, str]) -> VoiceResponse:
-    """A call arrives: store it (once per CallSid), greet the caller, offer languages or the menu."""
+    """A call arrives: into the inbox (stored once per CallSid), greet the caller, offer languages or the
+    menu. A known caller is greeted by name in their language."""
     app, ivr = request.app, request.app[IVR]
-    call_sid, caller = form.get("CallSid", ""), form.get("From", "")
-    if not call_sid:
+    if not form.get("CallSid"):
         raise InvalidInput("no CallSid")
-    call, customer = await _register_call(app, call_sid, caller, form.get("To", ""))
-    language = ivr.language(call.language or (customer.language if customer else None))
-    if customer is not None and customer.given_name:
-        greeting = tw.prompt(language, "welcome_known", first_name=customer.given_name)
+    await journal(request, "call", form)
+    caller = await app[CALLERS].lookup(form.get("From", ""))
+    language = ivr.language(caller.language if caller else None)
+    if caller is not None and caller.given_name:
+        greeting = tw.prompt(language, "welcome_known", first_name=caller.given_name)
     else:
         greeting = tw.prompt(language, "welcome")
-    if not ivr.is_open(app[CLOCK].now()):
-        await set_call(app, call_sid, status="closed")
+    if not ivr.is_open(app[CLOCK].now()):  # the stored call's status says "closed" too
         return tw.voicemail(language, f"{greeting} {tw.prompt(language, 'closed')}")
-    if len(ivr.languages) > 1 and call.language is None:
+    if len(ivr.languages) > 1:
         return tw.choose_language(ivr, greeting)
     return tw.menu(ivr, ivr.start_menu, language, 1, before=greeting)
 
@@ -158,6 +150,7 @@ async def chosen_language(request: web.Request, form: dict[str, str]) -> VoiceRe
     """The caller pressed a language key (or nothing: the default language)."""
     ivr = request.app[IVR]
     language = ivr.language_by_digit(form.get("Digits", "")) or ivr.languages[0]
+    await call_of(request.app, form)
     await set_call(request.app, form["CallSid"], language=language.code)
     return tw.menu(ivr, ivr.start_menu, language, 1)
 
@@ -170,7 +163,7 @@ async def menu_choice(request: web.Request, form: dict[str, str]) -> VoiceRespon
     if name not in ivr.menus:
         name = ivr.start_menu
     attempt = _int(request.query.get("attempt"), 1)
-    call = await get_call(app, form["CallSid"])
+    call = await call_of(app, form)
     language = ivr.language(call.language)
     option = ivr.choose(name, form.get("Digits", ""), form.get("SpeechResult", ""), language.code)
     if option is None:
@@ -212,7 +205,7 @@ async def _enqueue(
 @webhook("/twilio/voice/wait")
 async def wait_loop(request: web.Request, form: dict[str, str]) -> VoiceResponse:
     """One round of waiting: position, estimated wait, the options, hold music."""
-    call = await get_call(request.app, form["CallSid"])
+    call = await call_of(request.app, form)
     return await _wait_twiml(request.app, call.call_sid, request.app[IVR].language(call.language))
 
 
@@ -231,7 +224,7 @@ async def _wait_twiml(app: web.Application, call_sid: str, language: Language) -
 async def wait_choice(request: web.Request, form: dict[str, str]) -> VoiceResponse:
     """1: a callback that keeps the caller's place; 2: voicemail; anything else: keep waiting."""
     app = request.app
-    call = await get_call(app, form["CallSid"])
+    call = await call_of(app, form)
     language = app[IVR].language(call.language)
     digit = form.get("Digits", "")
     if digit == "1":
@@ -252,7 +245,7 @@ async def wait_choice(request: web.Request, form: dict[str, str]) -> VoiceRespon
 async def after_dial(request: web.Request, form: dict[str, str]) -> VoiceResponse:
     """The agent's leg ended: back to the queue if the call was transferred, else goodbye."""
     app = request.app
-    call = await get_call(app, form["CallSid"])
+    call = await call_of(app, form)
     language = app[IVR].language(call.language)
     state = await _routing_state(app, call.conversation_id)
     if state in WAITING_STATES:
@@ -264,46 +257,58 @@ async def after_dial(request: web.Request, form: dict[str, str]) -> VoiceRespons
     return response
 
 
-@webhook("/twilio/voice/voicemail", spool_kind="voicemail")
+@webhook("/twilio/voice/voicemail")
 async def voicemail_recorded(request: web.Request, form: dict[str, str]) -> VoiceResponse:
-    """A voicemail was recorded: one ticket per recording, with the recording's URL."""
-    await store_voicemail(request.app, form)
-    call = await get_call(request.app, form["CallSid"])
-    language = request.app[IVR].language(call.language)
+    """A voicemail was recorded: into the inbox (one ticket per recording, with its URL); thanks, goodbye."""
+    await journal(request, "voicemail", form)
+    language = await _language_if_known(request.app, form["CallSid"])
     return tw.goodbye(language, tw.prompt(language, "voicemail_thanks"))
 
 
-@webhook("/twilio/voice/transcription", spool_kind="transcription")
+@webhook("/twilio/voice/transcription")
 async def transcription(request: web.Request, form: dict[str, str]) -> web.Response:
-    """Twilio's transcription of a voicemail: onto the call and its ticket."""
-    await store_transcription(request.app, form)
+    """Twilio's transcription of a voicemail: into the inbox (onto the call and its ticket)."""
+    await journal(request, "transcription", form)
     return web.Response(status=204)
 
 
-@webhook("/twilio/voice/status", spool_kind="status")
+@webhook("/twilio/voice/status")
 async def call_status(request: web.Request, form: dict[str, str]) -> web.Response:
-    """A call's progress; a caller who hangs up while waiting abandons the task."""
-    await store_status(request.app, form)
+    """A call's progress: into the inbox (a caller who hung up while waiting abandons the task)."""
+    await journal(request, "status", form)
     return web.Response(status=204)
 
 
-@webhook("/twilio/voice/recording", spool_kind="recording")
+@webhook("/twilio/voice/recording")
 async def recording_status(request: web.Request, form: dict[str, str]) -> web.Response:
-    """A call recording is ready: its URL onto the call."""
-    if form.get("RecordingStatus", "completed") == "completed":
-        await set_call(request.app, form["CallSid"], recording_url=form.get("RecordingUrl"))
+    """A call recording is ready: into the inbox (its URL onto the call)."""
+    await journal(request, "recording", form)
     return web.Response(status=204)
 
 
-# what webhooks store (also replayed from the spool) ----------------------------------------------------
+async def _language_if_known(app: web.Application, call_sid: str) -> Language:
+    """The call's language, or the IVR's first when the call is unknown or storage is down."""
+    try:
+        async with app[SESSIONS]() as db:
+            call = await call_row(db, call_sid)
+    except STORAGE_ERRORS:
+        call = None
+    return app[IVR].language(call.language if call else None)
 
 
-async def store_voicemail(app: web.Application, form: dict[str, str]) -> None:
+# what the inbox stores ---------------------------------------------------------------------------------
+
+
+async def store_call(app: web.Application, form: dict[str, str], at: datetime) -> None:
+    """A call that arrived: the caller's customer, the conversation and the call's row (once per CallSid)."""
+    await _register_call(app, form["CallSid"], form.get("From", ""), form.get("To", ""), at)
+
+
+async def store_voicemail(app: web.Application, form: dict[str, str], at: datetime) -> None:
     """The ticket for a voicemail, once per RecordingSid (a retry or a replay changes nothing)."""
     now = app[CLOCK].now()
     recording_sid = form.get("RecordingSid", "") or form["CallSid"]
-    # The call may be unknown: the database was down when it arrived, and this comes from the spool.
-    await _register_call(app, form["CallSid"], form.get("From", ""), form.get("To", ""))
+    await _register_call(app, form["CallSid"], form.get("From", ""), form.get("To", ""), at)
     async with app[SESSIONS].begin() as db:
         if await recall(db, f"voicemail|{recording_sid}") is not None:
             return
@@ -331,7 +336,7 @@ async def store_voicemail(app: web.Application, form: dict[str, str]) -> None:
     )
 
 
-async def store_transcription(app: web.Application, form: dict[str, str]) -> None:
+async def store_transcription(app: web.Application, form: dict[str, str], at: datetime) -> None:
     """A voicemail's text, onto the call and its ticket."""
     text = form.get("TranscriptionText", "")
     async with app[SESSIONS].begin() as db:
@@ -345,7 +350,7 @@ async def store_transcription(app: web.Application, form: dict[str, str]) -> Non
                 ticket.description = f"{ticket.description}\n\nTranscription: {text}".strip()
 
 
-async def store_status(app: web.Application, form: dict[str, str]) -> None:
+async def store_status(app: web.Application, form: dict[str, str], at: datetime) -> None:
     """A call (or our callback leg) ended: its status and duration.
 
     A caller who hangs up while waiting (no callback asked) abandons the task; a call that ends while an
@@ -384,27 +389,31 @@ async def store_status(app: web.Application, form: dict[str, str]) -> None:
             await app[ROUTING].complete(agent_id, task_id)
 
 
-SPOOLED: dict[str, Callable[[web.Application, dict[str, str]], Awaitable[None]]] = {
+async def store_recording(app: web.Application, form: dict[str, str], at: datetime) -> None:
+    """A finished call recording: its URL onto the call."""
+    if form.get("RecordingStatus", "completed") == "completed":
+        await set_call(app, form["CallSid"], recording_url=form.get("RecordingUrl"))
+
+
+StoreHandler = Callable[[web.Application, dict[str, str], datetime], Awaitable[None]]
+STORED: dict[str, StoreHandler] = {
+    "call": store_call,
     "voicemail": store_voicemail,
     "transcription": store_transcription,
     "status": store_status,
-    "recording": lambda app, form: set_call(app, form["CallSid"], recording_url=form.get("RecordingUrl")),
+    "recording": store_recording,
 }
-
-
-async def replay_spool(app: web.Application) -> int:
-    """Store what was spooled while the database was down; returns how many payloads were stored."""
-    return await app[SPOOL].replay(lambda kind, form: SPOOLED[kind](app, form))
 
 
 # storage helpers ----------------------------------------------------------------------------------------
 
 
 async def _register_call(
-    app: web.Application, call_sid: str, caller: str, to: str
+    app: web.Application, call_sid: str, caller: str, to: str, at: datetime
 ) -> tuple[VoiceCall, Customer | None]:
     """The call's row and the caller's customer record, stored with the call's first message (one
-    transaction); a repeated request for the same CallSid finds them."""
+    transaction); a repeated request for the same CallSid finds them. A call that arrived when the
+    contact centre was closed gets the status "closed"."""
     found: dict[str, Any] = {}
 
     async def keep_call(db: AsyncSession, conversation: Conversation, customer: Customer) -> None:
@@ -415,9 +424,9 @@ async def _register_call(
             conversation_id=conversation.id,
             from_number=caller[:32],
             to_number=to[:32],
-            status="ivr",
+            status="ivr" if app[IVR].is_open(at) else "closed",
             ivr_path=[],
-            started_at=app[CLOCK].now(),
+            started_at=at,
         )
         db.add(call)
         found.update(call=call, customer=customer)
@@ -461,6 +470,20 @@ async def get_call(app: web.Application, call_sid: str) -> VoiceCall:
     return call
 
 
+async def call_of(app: web.Application, form: dict[str, str]) -> VoiceCall:
+    """The call a webhook is about; stored now from the webhook's own From and To when the inbox has not
+    stored it yet (or another process's inbox holds it)."""
+    call_sid = form.get("CallSid", "")
+    async with app[SESSIONS]() as db:
+        call = await call_row(db, call_sid)
+    if call is not None:
+        return call
+    if not (call_sid and form.get("From")):
+        raise InvalidInput(f"unknown call {call_sid!r}")
+    call, _ = await _register_call(app, call_sid, form["From"], form.get("To", ""), app[CLOCK].now())
+    return call
+
+
 async def set_call(app: web.Application, call_sid: str, **values: Any) -> None:
     """Change fields of a call, in a transaction of its own."""
     async with app[SESSIONS].begin() as db:
@@ -498,28 +521,24 @@ def _int(value: str | None, default: int) -> int:
 
 
 def attach(app: web.Application) -> Callable[[], None]:
-    """Load the IVR and replay the spool now and then; returns what undoes it."""
+    """Load the IVR, look callers up, forget old webhook receipts hourly; returns what undoes it."""
     settings = app[SETTINGS]
     app[IVR] = load_ivr(settings.ivr_file)
-    app[SPOOL] = Spool(settings.data_dir / "spool" / "voice")
-    replayer = asyncio.create_task(_replay_forever(app))
+    app[CALLERS] = Callers(app[SESSIONS], app[CLOCK], settings.default_region)
+    housekeeper = asyncio.create_task(_housekeeping(app))
 
     def stop() -> None:
-        replayer.cancel()
+        housekeeper.cancel()
 
     return stop
 
 
-async def _replay_forever(app: web.Application, interval: float = 15.0) -> None:
-    """Every `interval` seconds: store what the spool holds; hourly, forget webhook receipts a week old."""
-    rounds = 0
+async def _housekeeping(app: web.Application) -> None:
+    """Hourly: forget webhook receipts a week old."""
     while True:
-        await asyncio.sleep(interval)
-        rounds += 1
+        await asyncio.sleep(HOUSEKEEPING_SECONDS)
         try:
-            await replay_spool(app)
-            if rounds % max(1, int(3600 / interval)) == 0:
-                async with app[SESSIONS].begin() as db:
-                    await prune_receipts(db, app[CLOCK].now() - RECEIPTS_KEPT)
+            async with app[SESSIONS].begin() as db:
+                await prune_receipts(db, app[CLOCK].now() - RECEIPTS_KEPT)
         except Exception:
             log.exception("voice housekeeping failed; will try again")

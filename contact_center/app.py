@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
 from aiohttp import web
 
 from channels import email as email_channel
 from channels import sms, voice, voice_control
+from channels.inbox import Inbox, InboxCollector
 from channels.twilio_client import close_client, rest_client
+from channels.twilio_webhooks import INBOX
 from contact_center.api import auth as auth_api
 from contact_center.api import customers as customers_api
 from contact_center.api import openapi
@@ -161,11 +164,22 @@ async def _routing(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _twilio(app: web.Application) -> AsyncIterator[None]:
-    """The REST client of the Twilio channels (None without an account), and their event handlers."""
+    """The REST client of the Twilio channels (None without an account), their event handlers, and the
+    inbox their webhooks store through."""
     settings = app[SETTINGS]
     app[TWILIO] = rest_client(settings) if settings.twilio_enabled else None
     unsubscribe = [channel.attach(app) for channel in (voice, voice_control, sms)]
+    handlers = {**voice.STORED, **sms.STORED}
+
+    async def store(kind: str, form: dict[str, str], received_at: float) -> None:
+        await handlers[kind](app, form, datetime.fromtimestamp(received_at, UTC))
+
+    inbox = Inbox(settings.data_dir / "inbox" / "twilio", store)
+    app[INBOX] = inbox
+    app[METRICS].registry.register(InboxCollector(inbox, "twilio"))
+    await inbox.start()
     yield
+    await inbox.close()
     await sms.drain(app)  # media fetches under way finish before the database closes
     for stop in unsubscribe:
         stop()

@@ -13,6 +13,8 @@ from typing import Any
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
+from channels.twilio_webhooks import INBOX
+
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 OUR_NUMBER = "+15005550006"
@@ -157,8 +159,15 @@ def signature(url: str, form: dict[str, str], token: str = AUTH_TOKEN) -> str:
     return RequestValidator(token).compute_signature(url, form)
 
 
-async def signed_post(client: Any, path: str, form: dict[str, str], **headers: str) -> Any:
-    """POST a webhook to the app as Twilio would, signed for PUBLIC_URL + path."""
+async def signed_post(
+    client: Any, path: str, form: dict[str, str], *, settle: bool = True, **headers: str
+) -> Any:
+    """POST a webhook to the app as Twilio would, signed for PUBLIC_URL + path. With `settle`, wait for the
+    app's inbox to store what the webhook gave it (or to find storage down) before returning."""
     form = {"AccountSid": ACCOUNT_SID, **form}
     signed = {"X-Twilio-Signature": signature(PUBLIC_URL + path, form), **headers}
-    return await client.post(path, data=form, headers=signed)
+    response = await client.post(path, data=form, headers=signed)
+    await response.read()
+    if settle and INBOX in client.app:
+        await client.app[INBOX].settled()
+    return response

@@ -36,10 +36,15 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = {"cc_read_only": True}
+
+
 def _sqlite_begin(connection: Any) -> None:
     # IMMEDIATE takes the write lock at once (waiting up to busy_timeout): a deferred transaction that read
     # first could not upgrade after another process wrote, and would fail with "database is locked".
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # A connection marked READ_ONLY never writes: a deferred transaction reads beside the writer (WAL).
+    read_only = connection.get_execution_options().get("cc_read_only", False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from channels import sms
+from channels.twilio_webhooks import INBOX
 from contact_center.db.models import Conversation, Message, SmsOptOut
 from contact_center.errors import InvalidInput
 from contact_center.web.appkeys import ENGINE, EVENTS, SESSIONS, SETTINGS
@@ -216,21 +217,39 @@ async def test_mms_from_an_allowed_host_is_kept_and_other_hosts_are_refused(twil
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_a_storage_failure_answers_503_without_a_trace_and_twilio_retries(twilio_client, settings):
+async def test_a_message_that_arrives_while_the_database_is_down_is_stored_once_it_is_back(
+    twilio_client, settings
+):
     app = twilio_client.app
     database = Path(settings.effective_database_url.split("///", 1)[1])
     await app[ENGINE].dispose()
     take_away(database)
     try:
-        form = {"MessageSid": "SM1", "From": CUSTOMER, "To": OUR_NUMBER, "Body": "hi"}
-        response = await signed_post(twilio_client, "/twilio/sms", form)
-        assert response.status == 503  # Twilio retries a failed SMS webhook
-        assert "Traceback" not in await response.text()
+        assert list(await inbound(twilio_client, "SM1")) == []  # answered: the inbox has it on disk
+        assert await app[INBOX].settled() == 1  # waiting for storage
     finally:
         await app[ENGINE].dispose()
         bring_back(database)
-    await inbound(twilio_client, "SM1")  # the retry, once storage is back
-    assert await count(app, Message) == 1
+    app[INBOX].wake()
+    assert await app[INBOX].settled() == 0
+    await inbound(twilio_client, "SM1")  # a retry by Twilio changes nothing
+    [message] = await messages(app)
+    assert message.external_id == "SM1"
+
+
+async def test_when_the_inbox_cannot_keep_a_message_the_answer_is_503_and_twilio_retries(twilio_client):
+    app = twilio_client.app
+    app[INBOX].pause()
+    app[INBOX].max_waiting = 1
+    await inbound(twilio_client, "SM1")
+    form = {"MessageSid": "SM2", "From": CUSTOMER, "To": OUR_NUMBER, "Body": "hi"}
+    response = await signed_post(twilio_client, "/twilio/sms", form)
+    assert response.status == 503  # Twilio retries a failed SMS webhook
+    assert "Traceback" not in await response.text()
+    app[INBOX].resume()
+    assert await app[INBOX].settled() == 0
+    await inbound(twilio_client, "SM2")  # the retry
+    assert [message.external_id for message in await messages(app)] == ["SM1", "SM2"]
 
 
 async def test_a_reply_goes_from_the_number_the_customer_wrote_to(twilio_client, twilio, staff):

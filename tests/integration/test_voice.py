@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from channels import voice
+from channels.twilio_webhooks import INBOX
 from contact_center.app import create_app
 from contact_center.db.models import Conversation, Message, Ticket, VoiceCall
 from contact_center.web.appkeys import ENGINE, EVENTS, ROUTING, SESSIONS
@@ -296,6 +297,8 @@ async def test_closed_hours_go_to_voicemail(aiohttp_client, twilio_settings, clo
     root = await post(client, "/twilio/voice", CallSid="CA40", From=CALLER, To=OUR_NUMBER)
     assert "We are closed right now." in " ".join(say.text for say in root.iter("Say"))
     assert root.find("Record") is not None
+    async with client.app[SESSIONS]() as db:
+        assert (await db.execute(select(VoiceCall.status))).scalar_one() == "closed"
 
 
 async def test_a_broken_ivr_file_names_the_problem(tmp_path):
@@ -318,7 +321,9 @@ def bring_back(database: Path) -> None:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_with_the_database_down_callers_get_twiml_and_voicemail_is_kept(twilio_client, settings):
+async def test_with_the_database_down_callers_get_twiml_and_nothing_acknowledged_is_lost(
+    twilio_client, settings
+):
     app = twilio_client.app
     database = Path(settings.effective_database_url.split("///", 1)[1])
     await app[ENGINE].dispose()
@@ -335,15 +340,43 @@ async def test_with_the_database_down_callers_get_twiml_and_voicemail_is_kept(tw
         }
         thanks = await post(twilio_client, "/twilio/voice/voicemail", **form)
         assert thanks.find("Hangup") is not None
-        assert await voice.replay_spool(app) == 0  # still down: kept
+        assert await app[INBOX].settled() == 2  # the call and its voicemail, kept until storage is back
     finally:
         await app[ENGINE].dispose()
         bring_back(database)
-    assert await voice.replay_spool(app) == 1
+    app[INBOX].wake()
+    assert await app[INBOX].settled() == 0
     async with app[SESSIONS]() as db:
         ticket = (await db.execute(select(Ticket))).scalar_one()
+        call = (await db.execute(select(VoiceCall))).scalar_one()
     assert ticket.subject == f"Voicemail from {CALLER}"
-    assert await voice.replay_spool(app) == 0
+    assert (call.call_sid, call.ticket_id, call.status) == ("CA50", ticket.id, "voicemail")
+
+
+async def test_a_webhook_that_comes_before_the_inbox_stored_the_call_stores_it_itself(twilio_client):
+    app = twilio_client.app
+    app[INBOX].pause()
+    await post(twilio_client, "/twilio/voice", CallSid="CA60", From=CALLER, To=OUR_NUMBER)
+    assert await count(app, VoiceCall) == 0  # still in the inbox
+    form = {"CallSid": "CA60", "From": CALLER, "To": OUR_NUMBER, "Digits": "2"}
+    root = await post(twilio_client, "/twilio/voice/language", **form)
+    assert root.find("Gather") is not None
+    app[INBOX].resume()
+    assert await app[INBOX].settled() == 0
+    assert await count(app, VoiceCall) == await count(app, Conversation) == 1
+    async with app[SESSIONS]() as db:
+        assert (await db.execute(select(VoiceCall.language))).scalar_one() == "es"
+
+
+async def test_what_the_inbox_kept_is_stored_after_a_restart(aiohttp_client, twilio_settings, clock):
+    first = await aiohttp_client(create_app(twilio_settings, clock=clock, tick_interval=None))
+    first.app[INBOX].pause()
+    await post(first, "/twilio/voice", CallSid="CA70", From=CALLER, To=OUR_NUMBER)
+    await first.close()  # the process stops before the inbox stored the call
+    second = await aiohttp_client(create_app(twilio_settings, clock=clock, tick_interval=None))
+    assert await second.app[INBOX].settled() == 0
+    async with second.app[SESSIONS]() as db:
+        assert (await db.execute(select(VoiceCall.call_sid))).scalar_one() == "CA70"
 
 
 async def test_the_softphone_token_carries_a_voice_grant(aiohttp_client, twilio_settings, clock, staff):

@@ -1,0 +1,144 @@
+"""The durable inbox: on disk before the answer, handled in order, kept across restarts and outages."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from channels.inbox import Inbox, InboxFull
+
+
+class Recorder:
+    """A handler that records what it was given; it can be told to fail."""
+
+    def __init__(self) -> None:
+        self.handled: list[tuple[str, dict[str, str], float]] = []
+        self.storage_down = False
+        self.bad: set[str] = set()
+
+    async def __call__(self, kind: str, form: dict[str, str], received_at: float) -> None:
+        if self.storage_down:
+            raise OperationalError("INSERT", {}, Exception("database is away"))
+        if form.get("id") in self.bad:
+            raise ValueError("a bug or bad input")
+        self.handled.append((kind, form, received_at))
+
+    def ids(self) -> list[str]:
+        return [form["id"] for _, form, _ in self.handled]
+
+
+async def opened(directory: Path, handler: Recorder, **options: int) -> Inbox:
+    inbox = Inbox(directory, handler, **options)
+    await inbox.start()
+    return inbox
+
+
+async def test_payloads_written_together_are_handled_in_order_with_their_kind_and_time(tmp_path):
+    handler = Recorder()
+    inbox = await opened(tmp_path, handler)
+    await asyncio.gather(*(inbox.put("sms", {"id": str(n)}, 1000.0 + n) for n in range(50)))
+    assert await inbox.settled() == 0
+    assert handler.ids() == [str(n) for n in range(50)]
+    assert handler.handled[7] == ("sms", {"id": "7"}, 1007.0)
+    await inbox.close()
+
+
+async def test_what_was_not_handled_before_a_stop_is_handled_after_the_next_start(tmp_path):
+    handler = Recorder()
+    inbox = await opened(tmp_path, handler)
+    await inbox.put("call", {"id": "a"}, 1.0)
+    assert await inbox.settled() == 0
+    inbox.pause()
+    await inbox.put("call", {"id": "b"}, 2.0)
+    await inbox.put("call", {"id": "c"}, 3.0)
+    await inbox.close()
+    assert handler.ids() == ["a"]
+
+    again = Recorder()
+    inbox = await opened(tmp_path, again)
+    assert await inbox.settled() == 0
+    assert again.ids() == ["b", "c"]
+    await inbox.put("call", {"id": "d"}, 4.0)  # numbering goes on after what is on disk
+    assert await inbox.settled() == 0
+    await inbox.close()
+    third = Recorder()
+    inbox = await opened(tmp_path, third)
+    assert await inbox.settled() == 0 and third.ids() == []
+    await inbox.close()
+
+
+async def test_a_line_cut_short_by_a_crash_is_skipped(tmp_path):
+    handler = Recorder()
+    inbox = await opened(tmp_path, handler)
+    inbox.pause()
+    await inbox.put("sms", {"id": "whole"}, 1.0)
+    await inbox.close()
+    [segment] = tmp_path.glob("*.jsonl")
+    with segment.open("ab") as file:
+        file.write(b'{"seq":2,"kind":"sms","fo')  # the process died in mid-write: never acknowledged
+    again = Recorder()
+    inbox = await opened(tmp_path, again)
+    assert await inbox.settled() == 0
+    assert again.ids() == ["whole"]
+    await inbox.close()
+
+
+async def test_while_storage_is_down_payloads_wait_in_order_and_are_stored_once_it_is_back(tmp_path):
+    handler = Recorder()
+    handler.storage_down = True
+    inbox = await opened(tmp_path, handler)
+    await inbox.put("sms", {"id": "1"}, 1.0)
+    await inbox.put("sms", {"id": "2"}, 2.0)
+    assert await inbox.settled() == 2
+    handler.storage_down = False
+    inbox.wake()
+    assert await inbox.settled() == 0
+    assert handler.ids() == ["1", "2"]
+    await inbox.close()
+
+
+async def test_a_payload_that_fails_otherwise_is_kept_aside_and_does_not_hold_up_the_rest(tmp_path):
+    handler = Recorder()
+    handler.bad = {"2"}
+    inbox = await opened(tmp_path, handler)
+    for n in "123":
+        await inbox.put("sms", {"id": n}, 1.0)
+    assert await inbox.settled() == 0
+    assert handler.ids() == ["1", "3"]
+    assert inbox.failed == 1 and inbox.stored == 2
+    [kept] = (tmp_path / "failed.jsonl").read_text().splitlines()
+    assert json.loads(kept)["form"] == {"id": "2"}
+    await inbox.close()
+
+
+async def test_a_full_inbox_refuses_more(tmp_path):
+    inbox = await opened(tmp_path, Recorder(), max_waiting=2)
+    inbox.pause()
+    await inbox.put("sms", {"id": "1"}, 1.0)
+    await inbox.put("sms", {"id": "2"}, 1.0)
+    with pytest.raises(InboxFull):
+        await inbox.put("sms", {"id": "3"}, 1.0)
+    await inbox.close()
+
+
+async def test_segments_whose_payloads_were_all_handled_are_removed(tmp_path):
+    handler = Recorder()
+    inbox = await opened(tmp_path, handler, segment_entries=3)
+    for n in range(10):
+        await inbox.put("sms", {"id": str(n)}, 1.0)
+        await inbox.settled()
+    assert handler.ids() == [str(n) for n in range(10)]
+    assert [path.name for path in sorted(tmp_path.glob("*.jsonl"))] == ["000000000010.jsonl"]
+    await inbox.close()
+
+
+async def test_the_files_are_private_to_the_service(tmp_path):
+    inbox = await opened(tmp_path, Recorder())
+    await inbox.put("sms", {"id": "1", "Body": "my card number"}, 1.0)
+    await inbox.close()
+    [segment] = tmp_path.glob("*.jsonl")
+    assert segment.stat().st_mode & 0o077 == 0
