@@ -37,9 +37,11 @@ async def connect(mailbox: ImapMailbox) -> aioimaplib.IMAP4:
     return client
 
 
-async def poll_once(app: web.Application, client: aioimaplib.IMAP4, source: str) -> int:
+async def poll_once(
+    app: web.Application, client: aioimaplib.IMAP4, source: str, criteria: str = "UNSEEN"
+) -> int:
     """Fetch and store every unseen message; returns how many were marked seen."""
-    response = await client.uid_search("UNSEEN")
+    response = await client.uid_search(criteria)
     if response.result != "OK":
         raise ConnectionError(f"IMAP search failed: {response.lines}")
     uids = [uid for line in response.lines[:1] for uid in bytes(line).decode().split() if uid.isdigit()]
