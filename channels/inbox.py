@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import itertools
 import json
 import logging
@@ -42,6 +43,10 @@ Handler = Callable[[str, dict[str, str], float], Awaitable[None]]
 
 class InboxFull(RuntimeError):
     """More payloads wait than the inbox may hold: the sender should try again later."""
+
+
+class InboxInUse(RuntimeError):
+    """Another process holds this inbox's directory: each process needs a data directory of its own."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,7 @@ class Inbox:
         self._next_sequence = 1
         self._done = 0
         self._segment: tuple[int, int, int] | None = None  # (first sequence, entries, file descriptor)
+        self._lock: int | None = None
         self.stored = 0
         self.failed = 0
 
@@ -87,6 +93,7 @@ class Inbox:
     async def start(self) -> int:
         """Read what an earlier run left unhandled and start the worker; returns how many payloads wait."""
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._take_lock()
         self._done = self._read_done()
         last = self._done
         for entry in self._read_entries():
@@ -114,6 +121,21 @@ class Inbox:
         if self._segment is not None:
             os.close(self._segment[2])
             self._segment = None
+        if self._lock is not None:
+            os.close(self._lock)  # releases the lock
+            self._lock = None
+
+    def _take_lock(self) -> None:
+        descriptor = os.open(self.directory / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            raise InboxInUse(
+                f"the inbox {self.directory} is in use by another process; "
+                "give every process its own CC_DATA_DIR"
+            ) from None
+        self._lock = descriptor
 
     # writing -----------------------------------------------------------------------------------------
 

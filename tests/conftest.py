@@ -212,3 +212,9 @@ async def twilio_client(aiohttp_client, twilio_settings, clock):
     from contact_center.app import create_app
 
     return await aiohttp_client(create_app(twilio_settings, clock=clock, tick_interval=None))
+
+
+def another_process(settings, name: str = "other-process"):
+    """The same settings for another process: the same database and Redis, a data directory of its own
+    (as every process needs, for its webhook inbox)."""
+    return settings.model_copy(update={"data_dir": settings.data_dir.parent / name})

@@ -7,7 +7,7 @@ import pytest
 from contact_center.app import create_app
 from contact_center.settings import load_settings
 from contact_center.web.appkeys import ROUTING
-from tests.conftest import bearer
+from tests.conftest import another_process, bearer
 from tests.services import REDIS_URL, redis_problem, require
 
 pytestmark = pytest.mark.redis
@@ -41,7 +41,9 @@ async def test_health_checks_redis_and_routing_runs_on_it(
     aiohttp_client, redis_settings, cleanup_redis, staff, clock
 ):
     first = await aiohttp_client(create_app(redis_settings, clock=clock, tick_interval=None))
-    second = await aiohttp_client(create_app(redis_settings, clock=clock, tick_interval=None))
+    second = await aiohttp_client(
+        create_app(another_process(redis_settings), clock=clock, tick_interval=None)
+    )
     health = await (await first.get("/healthz")).json()
     assert health["checks"] == {"database": "ok", "redis": "ok"}
     supervisor, agent = bearer(staff["supervisor"]["token"]), bearer(staff["agent"]["token"])

@@ -16,7 +16,7 @@ from channels.twilio_webhooks import INBOX
 from contact_center.app import create_app
 from contact_center.db.models import Conversation, Message, Ticket, VoiceCall
 from contact_center.web.appkeys import ENGINE, EVENTS, ROUTING, SESSIONS
-from tests.conftest import bearer
+from tests.conftest import another_process, bearer
 from tests.twilio_standin import ACCOUNT_SID, OUR_NUMBER, PUBLIC_URL, signature, signed_post
 
 CALLER = "+14155550100"
@@ -118,7 +118,7 @@ async def test_forwarded_headers_count_only_from_a_trusted_proxy(aiohttp_client,
     }
     untrusted = await aiohttp_client(create_app(twilio_settings, clock=clock, tick_interval=None))
     assert (await untrusted.post("/twilio/voice", data=form, headers=headers)).status == 403
-    trusting = twilio_settings.model_copy(update={"trusted_proxies": "127.0.0.0/8,::1"})
+    trusting = another_process(twilio_settings).model_copy(update={"trusted_proxies": "127.0.0.0/8,::1"})
     behind_proxy = await aiohttp_client(create_app(trusting, clock=clock, tick_interval=None))
     assert (await behind_proxy.post("/twilio/voice", data=form, headers=headers)).status == 200
 
@@ -383,7 +383,7 @@ async def test_the_softphone_token_carries_a_voice_grant(aiohttp_client, twilio_
     bare = await aiohttp_client(create_app(twilio_settings, clock=clock, tick_interval=None))
     refused = await bare.get("/api/voice/token", headers=bearer(staff["agent"]["token"]))
     assert refused.status == 409
-    settings = twilio_settings.model_copy(
+    settings = another_process(twilio_settings).model_copy(
         update={
             "twilio_api_key": "SK" + "1" * 32,
             "twilio_api_secret": SecretStr("s3cret"),
@@ -556,7 +556,9 @@ async def test_the_agent_hangs_up_for_everyone(twilio_client, twilio, staff):
 async def test_a_retry_on_another_process_gets_the_same_answer_and_changes_nothing(
     aiohttp_client, twilio_client, twilio_settings, clock
 ):
-    other_process = await aiohttp_client(create_app(twilio_settings, clock=clock, tick_interval=None))
+    other_process = await aiohttp_client(
+        create_app(another_process(twilio_settings), clock=clock, tick_interval=None)
+    )
     await post(twilio_client, "/twilio/voice", CallSid="CA90", From=CALLER, To=OUR_NUMBER)
     await post(twilio_client, "/twilio/voice/language", CallSid="CA90", Digits="1")
     token = {"I-Twilio-Idempotency-Token": "retry-token-90"}

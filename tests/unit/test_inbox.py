@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from channels.inbox import Inbox, InboxFull
+from channels.inbox import Inbox, InboxFull, InboxInUse
 
 
 class Recorder:
@@ -142,3 +142,12 @@ async def test_the_files_are_private_to_the_service(tmp_path):
     await inbox.close()
     [segment] = tmp_path.glob("*.jsonl")
     assert segment.stat().st_mode & 0o077 == 0
+
+
+async def test_two_processes_cannot_share_one_inbox(tmp_path):
+    inbox = await opened(tmp_path, Recorder())
+    with pytest.raises(InboxInUse, match="its own CC_DATA_DIR"):
+        await opened(tmp_path, Recorder())
+    await inbox.close()
+    again = await opened(tmp_path, Recorder())  # free once the first one closed
+    await again.close()
