@@ -174,7 +174,7 @@ async def _twilio(app: web.Application) -> AsyncIterator[None]:
     async def store(kind: str, form: dict[str, str], received_at: float) -> None:
         await handlers[kind](app, form, datetime.fromtimestamp(received_at, UTC))
 
-    inbox = Inbox(settings.data_dir / "inbox" / "twilio", store)
+    inbox = Inbox(settings.data_dir / "inbox" / "twilio", store, max_waiting=settings.inbox_max_waiting)
     app[INBOX] = inbox
     app[METRICS].registry.register(InboxCollector(inbox, "twilio"))
     await inbox.start()

@@ -86,6 +86,9 @@ class Settings(BaseSettings):
         description="Comma-separated hosts MMS media may be fetched from.",
     )
     max_media_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="Largest MMS media kept.")
+    inbox_max_waiting: int = Field(
+        default=100_000, ge=100, description="Webhook payloads that may wait in the inbox before 503."
+    )
     trusted_proxies: str = Field(
         default="",
         description="Comma-separated addresses or networks whose X-Forwarded-Proto/Host are believed.",
