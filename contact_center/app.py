@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from agent_ui import agent_namespace, chat_namespace, realtime
+from agent_ui.realtime import SIO
 from channels import email as email_channel
 from channels import sms, voice, voice_control
 from channels.inbox import Inbox, InboxCollector
@@ -75,7 +77,7 @@ def create_app(
     app[METRICS] = Metrics()
     app[CUSTOMERS] = CustomerContext.from_settings(settings, app[CLOCK])
     app[TICK_INTERVAL] = tick_interval
-    app.cleanup_ctx.extend([_database, _redis, _events, _routing, _twilio, _email])
+    app.cleanup_ctx.extend([_database, _redis, _events, _routing, _twilio, _email, _realtime])
     endpoints = []
     for table in (
         auth_api.api,
@@ -93,6 +95,7 @@ def create_app(
     app.router.add_routes(pages.routes)
     for channel in (voice, sms):
         app.router.add_routes(channel.routes)
+    realtime.attach(app, realtime.create_server(settings))
     app.on_startup.append(_refuse_undeclared_routes)
     app.on_response_prepare.append(security_headers)
     return app
@@ -192,6 +195,15 @@ async def _email(app: web.Application) -> AsyncIterator[None]:
     stop = await email_channel.start(app)
     yield
     await stop()
+
+
+async def _realtime(app: web.Application) -> AsyncIterator[None]:
+    """The socket.io namespaces (/chat, /agent) and their pushes of bus events."""
+    stops = [chat_namespace.attach(app), agent_namespace.attach(app)]
+    yield
+    for stop in stops:
+        stop()
+    await app[SIO].shutdown()
 
 
 async def _refuse_undeclared_routes(app: web.Application) -> None:

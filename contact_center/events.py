@@ -42,6 +42,9 @@ class EventBus(Protocol):
 
     async def publish(self, topic: str, payload: dict[str, Any]) -> Event: ...
 
+    @property
+    def origin(self) -> str: ...
+
     def subscribe(self, pattern: str, handler: Handler) -> Callable[[], None]: ...
 
     async def start(self) -> None: ...
@@ -101,6 +104,11 @@ class InProcessBus:
         self._subscriptions.dispatch(event)
         return event
 
+    @property
+    def origin(self) -> str:
+        """This process's name on its events."""
+        return self._origin
+
     def subscribe(self, pattern: str, handler: Handler) -> Callable[[], None]:
         """Call `handler` for each event whose topic matches; returns a function that unsubscribes."""
         return self._subscriptions.add(pattern, handler)
@@ -143,6 +151,11 @@ class RedisBus:
         event = Event(topic, payload, occurred_at=self._clock.now().isoformat(), origin=self._origin)
         await self._redis.publish(self._prefix + topic, json.dumps(asdict(event), default=str))
         return event
+
+    @property
+    def origin(self) -> str:
+        """This process's name on its events (to tell its own events from other processes')."""
+        return self._origin
 
     def subscribe(self, pattern: str, handler: Handler) -> Callable[[], None]:
         """Call `handler` for each matching event from any process."""

@@ -86,6 +86,17 @@ class Settings(BaseSettings):
         description="Comma-separated hosts MMS media may be fetched from.",
     )
     max_media_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="Largest MMS media kept.")
+    chat_topics: str = Field(
+        default=(
+            "General question=general,Billing=billing,Technical support=tech_support,Complaint=complaints"
+        ),
+        description="The chat form's topics and their queues: Label=queue, comma-separated.",
+    )
+    chat_identity_secret: SecretStr = Field(
+        default=SecretStr(""), description="Shared with the website: HMAC key proving a logged-in user's id."
+    )
+    chat_messages_per_minute: int = Field(default=30, ge=1, description="Messages a chat socket may send.")
+    chat_starts_per_hour: int = Field(default=20, ge=1, description="Chats one address may start per hour.")
     inbox_max_waiting: int = Field(
         default=100_000, ge=100, description="Webhook payloads that may wait in the inbox before 503."
     )
@@ -254,6 +265,15 @@ class Settings(BaseSettings):
     def email_sending_enabled(self) -> bool:
         """True when a relay and our address are set: replies and acknowledgements can go out."""
         return bool(self.smtp_relay_host and self.email_address)
+
+    @property
+    def chat_topic_pairs(self) -> list[tuple[str, str]]:
+        """The chat topics as (label, queue)."""
+        pairs = []
+        for item in _split(self.chat_topics):
+            label, _, queue = item.partition("=")
+            pairs.append((label.strip(), (queue or label).strip()))
+        return pairs
 
     @property
     def language_candidate_list(self) -> list[str]:

@@ -305,6 +305,10 @@ class RoutingService:
         staffed = sum(1 for agent in await self.engine.store.agents() if agent.presence != Presence.OFFLINE)
         return position, position * handle / max(1, staffed)
 
+    async def agents_staffed(self) -> int:
+        """Agents who are not offline (available, busy, away or wrapping up)."""
+        return sum(1 for agent in await self.engine.store.agents() if agent.presence != Presence.OFFLINE)
+
     # internals ------------------------------------------------------------------------------------
 
     async def _configure(self, row: Queue) -> None:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from contact_center.auth.roles import Access
 from contact_center.errors import DomainError
 
+SELF_IDENTIFYING_ATTRIBUTE = "__cc_identifies_itself__"
 ACCESS_ATTRIBUTE = "__cc_access__"
 Handler = Callable[..., Awaitable[Any]]
 
@@ -114,6 +115,18 @@ def declare_access(access: Access) -> Callable[[Handler], Handler]:
         return handler
 
     return decorate
+
+
+def identifies_itself(handler: Handler) -> Handler:
+    """Mark a public handler that authenticates its callers itself (the socket.io endpoint: each
+    namespace checks the session or token when a socket connects), so the middleware leaves it alone."""
+    setattr(handler, SELF_IDENTIFYING_ATTRIBUTE, True)
+    return handler
+
+
+def leaves_identification(handler: Any) -> bool:
+    """True for a handler marked with `identifies_itself`."""
+    return getattr(handler, SELF_IDENTIFYING_ATTRIBUTE, False)
 
 
 def access_of(handler: Any) -> Access | None:

@@ -12,7 +12,7 @@ from contact_center.auth import sessions as auth_sessions
 from contact_center.auth.roles import Access, allows
 from contact_center.errors import DomainError
 from contact_center.web.appkeys import CLOCK, METRICS, SESSIONS, SETTINGS
-from contact_center.web.endpoints import access_of, json_response
+from contact_center.web.endpoints import access_of, json_response, leaves_identification
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -77,6 +77,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         else:
             log.error("route %s declares no access; refusing", match.route)
             return error_body(403, "forbidden", "this route declares no access")
+    if access is Access.PUBLIC and leaves_identification(match.route.handler):
+        return await handler(request)
     await _identify(request)
     user = request.get("user")
     if not allows(access, user.role if user else None):

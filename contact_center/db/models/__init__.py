@@ -12,6 +12,7 @@ from contact_center.db.models.customers import (
 from contact_center.db.models.email import EmailOutbox, EmailSuppression
 from contact_center.db.models.orders import Order, OrderItem
 from contact_center.db.models.queues import Queue
+from contact_center.db.models.satisfaction import SatisfactionRating
 from contact_center.db.models.telephony import SmsOptOut, VoiceCall, WebhookReceipt
 from contact_center.db.models.users import ApiToken, AuditEntry, Session, Skill, Team, User, UserSkill
 
@@ -32,6 +33,7 @@ __all__ = [
     "OrderItem",
     "Queue",
     "RoutingEventRecord",
+    "SatisfactionRating",
     "Session",
     "Skill",
     "SmsOptOut",
