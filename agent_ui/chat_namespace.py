@@ -47,8 +47,9 @@ class ChatNamespace(socketio.AsyncNamespace):
         super().__init__(NAMESPACE)
         self.app = app
         settings, clock = app[SETTINGS], app[CLOCK]
-        self.messages = RateLimiter(clock, per_second=settings.chat_messages_per_minute / 60, burst=10)
-        self.starts = RateLimiter(clock, per_second=settings.chat_starts_per_hour / 3600, burst=5)
+        per_minute, per_hour = settings.chat_messages_per_minute, settings.chat_starts_per_hour
+        self.messages = RateLimiter(clock, per_second=per_minute / 60, burst=max(10, per_minute // 3))
+        self.starts = RateLimiter(clock, per_second=per_hour / 3600, burst=max(5, per_hour // 4))
 
     # connection --------------------------------------------------------------------------------------
 

@@ -31,14 +31,14 @@ from contact_center.db.models import (
     Ticket,
 )
 from contact_center.errors import Conflict, InvalidInput, NotFound
-from contact_center.intake import InboundContact
+from contact_center.intake import SNIPPET, InboundContact
 from contact_center.language import detect_language
 from contact_center.web.appkeys import CLOCK, EVENTS, INTAKE, ROUTING, SESSIONS, SETTINGS
 
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 4000
-OPEN_STATES = ("pending", "queued", "offered", "assigned")
+ROUTED_STATES = ("queued", "offered", "assigned")
 
 
 class ChatStart(BaseModel):
@@ -187,11 +187,19 @@ async def start(app: web.Application, visitor: str, form: ChatStart) -> Conversa
 
 
 async def customer_writes(app: web.Application, visitor: str, message: ChatText) -> Message:
-    """A message from the customer into their open chat (the same `client_id` twice is one message)."""
+    """A message from the customer into their open chat (the same `client_id` twice is one message).
+
+    While the chat is in routing's hands (waiting or with an agent) the message is simply added to it;
+    otherwise it goes through intake, which routes the chat again.
+    """
     conversation = await open_conversation(app, visitor)
     if conversation is None:
         raise NotFound("no chat is open; fill in the form to start one")
     external_id = f"chat:{visitor}:{message.client_id}"
+    if conversation.routing_state in ROUTED_STATES:
+        stored, new = await _add_message(app, conversation.id, external_id, message.text)
+        if stored is not None:
+            return await _published_message(app, conversation.id, external_id, publish=new)
     result = await app[INTAKE].receive(
         InboundContact(
             channel="chat",
@@ -203,6 +211,36 @@ async def customer_writes(app: web.Application, visitor: str, message: ChatText)
         )
     )
     return await _published_message(app, conversation.id, external_id, publish=not result.duplicate)
+
+
+async def _add_message(
+    app: web.Application, conversation_id: int, external_id: str, text: str
+) -> tuple[Message | None, bool]:
+    """The customer's message added to a chat routing holds: (the message, whether it is new); (None,
+    False) when routing let go of the chat meanwhile (then intake must take it)."""
+    now = app[CLOCK].now()
+    async with app[SESSIONS].begin() as db:
+        conversation = await db.get(Conversation, conversation_id)
+        if conversation is None or conversation.routing_state not in ROUTED_STATES:
+            return None, False
+        query = select(Message).where(Message.channel == "chat", Message.external_id == external_id)
+        existing = (await db.execute(query)).scalar_one_or_none()
+        if existing is not None:
+            return existing, False
+        stored = Message(
+            conversation_id=conversation_id,
+            channel="chat",
+            direction="in",
+            author_kind="customer",
+            body=text,
+            external_id=external_id,
+            created_at=now,
+            media=[],
+            attributes={},
+        )
+        db.add(stored)
+        conversation.snippet, conversation.last_activity_at = text[:SNIPPET], now
+    return stored, True
 
 
 async def typing(app: web.Application, conversation_id: int, who: str, is_typing: bool) -> None:
