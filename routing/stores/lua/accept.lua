@@ -12,7 +12,7 @@ if reservation.state ~= 'pending' then
   return fail('Conflict', 'offer ' .. id .. ' is ' .. reservation.state .. ', no longer open')
 end
 local task, agent = task_of(reservation.task_id), agent_of(reservation.agent_id)
-put(reservation, 'state', 'accepted')
+close_offer(reservation, 'accepted')
 put(task, 'state', 'assigned', 'agent_id', agent.id, 'assigned_at', NOW_TEXT)
 put(agent, 'offer', nil, 'missed_offers', 0)
 leave_lines(task)

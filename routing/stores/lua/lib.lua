@@ -32,8 +32,17 @@ local function begin(args)
   SCAN_LIMIT = tonumber(args[4])
   -- Every document is read at most once per call and written through at once, so an operation sees its
   -- own writes and Redis holds them even if a later step fails.
-  CACHE = {task = {}, agent = {}, res = {}, queue = {}}
-  EVENTS = {}
+  CACHE, EVENTS = {}, {}
+end
+
+-- The documents of one kind read so far in this call (made on first use: most calls read two kinds).
+local function cached(kind)
+  local docs = CACHE[kind]
+  if not docs then
+    docs = {}
+    CACHE[kind] = docs
+  end
+  return docs
 end
 
 local WAITING = {queued = true, reserved = true}
@@ -70,6 +79,14 @@ local function O(...)
   return setmetatable({n = select('#', ...), ...}, ORDERED)
 end
 
+-- A string as JSON: ids and names rarely need escaping, so quote them without cjson's buffer when they do not.
+local function quote(text)
+  if text:find('[%c"\\]') then
+    return cjson.encode(text)
+  end
+  return '"' .. text .. '"'
+end
+
 -- The keys of ordered objects are a few constants: encode each once (kept across calls as a function).
 local KEY_JSON = {}
 
@@ -79,7 +96,7 @@ local function enc(value)
   end
   local kind = type(value)
   if kind == 'string' then
-    return cjson.encode(value)
+    return quote(value)
   elseif kind == 'number' then
     return fmt(value)
   elseif kind == 'boolean' then
@@ -110,7 +127,7 @@ local function enc(value)
     return '{' .. table.concat(parts, ',') .. '}'
   end
   for key, item in pairs(value) do
-    parts[#parts + 1] = cjson.encode(tostring(key)) .. ':' .. enc(item)
+    parts[#parts + 1] = quote(tostring(key)) .. ':' .. enc(item)
   end
   return '{' .. table.concat(parts, ',') .. '}'
 end
@@ -167,7 +184,11 @@ end
 -- a leading '+' when tick has more due; or a refusal, '!<kind> <message>', after which Python raises
 -- UnknownTask, UnknownAgent, UnknownQueue or Conflict.
 local function done(more)
-  return (more and '+[' or '[') .. table.concat(EVENTS, ',') .. ']'
+  local head = more and '+[' or '['
+  if #EVENTS == 1 then
+    return head .. EVENTS[1] .. ']'
+  end
+  return head .. table.concat(EVENTS, ',') .. ']'
 end
 
 local function fail(kind, message)
@@ -198,7 +219,8 @@ end
 
 -- A task document; `matching` reads only what matching needs (a later task_of(id) reads the rest).
 local function task_of(id, matching)
-  local doc = CACHE.task[id]
+  local docs = cached('task')
+  local doc = docs[id]
   if doc == nil then
     doc = {_key = P .. 'task:' .. id}
     read_fields(doc, MATCH_FIELDS)
@@ -207,7 +229,7 @@ local function task_of(id, matching)
     else
       doc._partial = true
     end
-    CACHE.task[id] = doc
+    docs[id] = doc
   end
   if doc and doc._partial and not matching then
     read_fields(doc, OTHER_FIELDS)
@@ -217,31 +239,34 @@ local function task_of(id, matching)
 end
 
 local function agent_of(id)
-  local doc = CACHE.agent[id]
+  local docs = cached('agent')
+  local doc = docs[id]
   if doc == nil then
     local key = P .. 'agent:' .. id
     doc = from_flat(redis.call('HGETALL', key), key)
-    CACHE.agent[id] = doc
+    docs[id] = doc
   end
   return doc or nil
 end
 
 local function res_of(id)
-  local doc = CACHE.res[id]
+  local docs = cached('res')
+  local doc = docs[id]
   if doc == nil then
     local key = P .. 'res:' .. id
     doc = from_flat(redis.call('HGETALL', key), key)
-    CACHE.res[id] = doc
+    docs[id] = doc
   end
   return doc or nil
 end
 
 local function queue_of(name)
-  local config = CACHE.queue[name]
+  local configs = cached('queue')
+  local config = configs[name]
   if config == nil then
     local raw = redis.call('HGET', P .. 'queues', name)
     config = raw and decode(raw) or false
-    CACHE.queue[name] = config
+    configs[name] = config
   end
   return config or nil
 end
@@ -598,6 +623,36 @@ end
 -- scores in submission order; the seq stays while the task is in line. Numbers never go through text here,
 -- and entries of different lines compare as strings: their 36-digit heads order them in any locale.
 -- `entered` keeps the targets (queue, required skills) the task entered with, as WaitingLines does.
+--
+-- The `heads` hash keeps each line's first entry ('' for an empty line), written wherever an entry enters
+-- or leaves, so that a decision reads the heads of all its lines in one HMGET rather than one ZRANGE per
+-- line. A line without a field (kept by a version before heads) is read from its zset once.
+
+-- Read a line's first entry from the line itself and record it: the member, or '' when the line is empty.
+local function reset_head(queue)
+  local first = redis.call('ZRANGE', P .. 'line:' .. queue, 0, 0)[1] or ''
+  redis.call('HSET', P .. 'heads', queue, first)
+  return first
+end
+
+local function line_add(queue, member)
+  redis.call('ZADD', P .. 'line:' .. queue, 0, member)
+  local head = redis.call('HGET', P .. 'heads', queue)
+  if not head then
+    reset_head(queue)
+  elseif head == '' or member < head then
+    redis.call('HSET', P .. 'heads', queue, member)
+  end
+end
+
+local function line_remove(queue, member)
+  redis.call('ZREM', P .. 'line:' .. queue, member)
+  local head = redis.call('HGET', P .. 'heads', queue)
+  if not head or head == member then
+    reset_head(queue)
+  end
+end
+
 local function leave_lines(task)
   if not task.seq then
     return
@@ -607,7 +662,7 @@ local function leave_lines(task)
     local queue = entry[1]
     if not seen[queue] then
       seen[queue] = true
-      redis.call('ZREM', P .. 'line:' .. queue, member)
+      line_remove(queue, member)
     end
     if is_lenient(queue, entry[2]) then
       count_lenient(queue, -1)
@@ -628,7 +683,7 @@ local function enter_lines(task)
     entered[i] = A({target.queue, A(names)})
     if not seen[target.queue] then
       seen[target.queue] = true
-      redis.call('ZADD', P .. 'line:' .. target.queue, 0, member)
+      line_add(target.queue, member)
       add_line(target.queue)
     end
     if is_lenient(target.queue, names) then
@@ -801,10 +856,15 @@ local function scan(names, wanted)
   if SCAN_LIMIT < 1 then
     return nil
   end
+  if #names == 0 then
+    return nil
+  end
   local first
-  for _, name in ipairs(names) do
-    local head = redis.call('ZRANGE', P .. 'line:' .. name, 0, 0)[1]
-    if head and (not first or head < first) then
+  for i, head in ipairs(redis.call('HMGET', P .. 'heads', unpack(names))) do
+    if not head then
+      head = reset_head(names[i])
+    end
+    if head ~= '' and (not first or head < first) then
       first = head
     end
   end
@@ -905,9 +965,15 @@ local function set_presence_to(agent, presence, reason)
   emit('agent.state', nil, agent.id, nil, O('presence', presence, 'previous', previous, 'reason', reason))
 end
 
+-- An offer leaves `offer_due` as soon as it is no longer open, so the set holds only the open offers.
+local function close_offer(reservation, state)
+  put(reservation, 'state', state)
+  redis.call('ZREM', P .. 'offer_due', reservation.id)
+end
+
 local function release_offer(reservation, state, decline, reason)
   local task, agent = task_of(reservation.task_id), agent_of(reservation.agent_id)
-  put(reservation, 'state', state)
+  close_offer(reservation, state)
   put(agent, 'offer', nil)
   agent_tasks(agent)[task.id] = nil
   put(agent, 'tasks', enc(agent._tasks))

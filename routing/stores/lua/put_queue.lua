@@ -4,7 +4,7 @@ local old, config = queue_of(name), cjson.decode(raw)
 if redis.call('HSET', P .. 'queues', name, raw) == 1 then
   redis.call('RPUSH', P .. 'queue_names', name)
 end
-CACHE.queue[name] = config
+cached('queue')[name] = config
 index_requirements(name, old, config)
 recount_lenient(name)
 return done()
