@@ -41,7 +41,7 @@ class AgentNamespace(socketio.AsyncNamespace):
     def __init__(self, app: web.Application) -> None:
         super().__init__(NAMESPACE)
         self.app = app
-        self.limiter = RateLimiter(app[CLOCK], per_second=5, burst=20)
+        self.limiter = RateLimiter(app[CLOCK], per_second=10, burst=30)
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         """Accept a socket of a logged-in user (session cookie or API token); refuse anyone else."""
@@ -145,10 +145,13 @@ def attach(app: web.Application) -> Callable[[], None]:
     async def to_agent(event_name: str, event: Event, payload: dict[str, Any]) -> None:
         if not mine(app, event):
             return
-        async with app[SESSIONS]() as db:
-            conversation = await db.get(Conversation, event.payload["conversation_id"])
-        if conversation is not None and conversation.agent_id is not None:
-            await server.emit(event_name, payload, room=room(conversation.agent_id), namespace=NAMESPACE)
+        agent_id = event.payload.get("agent_id")
+        if "agent_id" not in event.payload:  # the publisher did not know: look it up
+            async with app[SESSIONS]() as db:
+                conversation = await db.get(Conversation, event.payload["conversation_id"])
+            agent_id = conversation.agent_id if conversation is not None else None
+        if agent_id is not None:
+            await server.emit(event_name, payload, room=room(agent_id), namespace=NAMESPACE)
 
     async def on_message(event: Event) -> None:
         await to_agent("chat:message", event, event.payload["message"])

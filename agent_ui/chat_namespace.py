@@ -89,7 +89,8 @@ class ChatNamespace(socketio.AsyncNamespace):
             if not self.messages.allow(sid):
                 return _refusal("rate_limited", "too many messages; wait a moment")
             text = chat.parse(chat.ChatText, data)
-            message = await chat.customer_writes(self.app, session["visitor"], text)
+            known = session.get("conversation_id")
+            message = await chat.customer_writes(self.app, session["visitor"], text, known)
             return {"message": chat.message_json(message)}
 
         return await self._answer(sid, write)
@@ -170,7 +171,7 @@ class ChatNamespace(socketio.AsyncNamespace):
             "offline": await chat.availability(self.app),
         }
         if conversation is not None:
-            await self.enter_room(session["sid"], room(conversation.id))
+            await self._join(session, conversation.id)
             answer.update(
                 conversation_id=conversation.id,
                 messages=await chat.history(self.app, conversation.id),
@@ -189,12 +190,18 @@ class ChatNamespace(socketio.AsyncNamespace):
         if not self.starts.allow(session["address"]):
             return _refusal("rate_limited", "too many chats from your address; try later")
         conversation = await chat.start(self.app, session["visitor"], form)
-        await self.enter_room(sid, room(conversation.id))
+        await self._join(session, conversation.id)
         return {
             "conversation_id": conversation.id,
             "messages": await chat.history(self.app, conversation.id),
             "queue": await _place(self.app, conversation),
         }
+
+    async def _join(self, session: dict[str, Any], conversation_id: int) -> None:
+        """The socket joins its conversation's room and remembers it."""
+        await self.enter_room(session["sid"], room(conversation_id))
+        kept = {key: value for key, value in session.items() if key != "sid"}
+        await self.save_session(session["sid"], {**kept, "conversation_id": conversation_id})
 
     async def _conversation(self, session: dict[str, Any]) -> Conversation:
         conversation = await chat.open_conversation(self.app, session["visitor"])

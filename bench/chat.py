@@ -42,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -290,6 +291,13 @@ async def measure_chat(args: argparse.Namespace, pid: int, port: int, agents: li
         holders: dict[int, Socket] = {}
 
         replies: set[asyncio.Future[Any]] = set()
+        refused: list[str] = []
+
+        def count_refusal(reply: asyncio.Future[Any]) -> None:
+            answer = reply.result() if not reply.cancelled() and reply.exception() is None else None
+            if not (answer and answer.get("ok")):
+                refused.append(str(answer.get("error") if answer else reply.exception()))
+
         for _, socket in agent_sockets:
 
             def on_agent_message(message: dict, socket: Socket = socket) -> None:
@@ -303,6 +311,7 @@ async def measure_chat(args: argparse.Namespace, pid: int, port: int, agents: li
                     reply = asyncio.ensure_future(task)
                     replies.add(reply)
                     reply.add_done_callback(replies.discard)
+                    reply.add_done_callback(count_refusal)
 
             socket.handlers["chat:message"] = on_agent_message
 
@@ -345,6 +354,7 @@ async def measure_chat(args: argparse.Namespace, pid: int, port: int, agents: li
         "customer_to_agent": summary(to_agent),
         "round_trip": summary(round_trip),
         "unanswered": lost,
+        "agent_replies_refused": dict(Counter(refused)),
         "messages_per_s": round(2 * len(round_trip) / args.seconds, 1),
         "server_cpu_s": round(cpu, 2),
         "memory_kib_per_connection": round((memory_connected - memory_before) / args.customers, 1),

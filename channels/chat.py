@@ -186,20 +186,26 @@ async def start(app: web.Application, visitor: str, form: ChatStart) -> Conversa
     return conversation
 
 
-async def customer_writes(app: web.Application, visitor: str, message: ChatText) -> Message:
+async def customer_writes(
+    app: web.Application, visitor: str, message: ChatText, known_conversation: int | None = None
+) -> Message:
     """A message from the customer into their open chat (the same `client_id` twice is one message).
 
-    While the chat is in routing's hands (waiting or with an agent) the message is simply added to it;
-    otherwise it goes through intake, which routes the chat again.
+    While the chat is in routing's hands (waiting or with an agent) the message is simply added to it
+    (`known_conversation`: the visitor's chat as the transport already knows it); otherwise it goes
+    through intake, which routes the chat again.
     """
+    external_id = f"chat:{visitor}:{message.client_id}"
+    if known_conversation is not None:
+        stored = await _add_message(app, known_conversation, external_id, message.text)
+        if stored is not None:
+            return stored
     conversation = await open_conversation(app, visitor)
     if conversation is None:
         raise NotFound("no chat is open; fill in the form to start one")
-    external_id = f"chat:{visitor}:{message.client_id}"
-    if conversation.routing_state in ROUTED_STATES:
-        stored, new = await _add_message(app, conversation.id, external_id, message.text)
-        if stored is not None:
-            return await _published_message(app, conversation.id, external_id, publish=new)
+    stored = await _add_message(app, conversation.id, external_id, message.text)
+    if stored is not None:
+        return stored
     result = await app[INTAKE].receive(
         InboundContact(
             channel="chat",
@@ -215,18 +221,20 @@ async def customer_writes(app: web.Application, visitor: str, message: ChatText)
 
 async def _add_message(
     app: web.Application, conversation_id: int, external_id: str, text: str
-) -> tuple[Message | None, bool]:
-    """The customer's message added to a chat routing holds: (the message, whether it is new); (None,
-    False) when routing let go of the chat meanwhile (then intake must take it)."""
+) -> Message | None:
+    """The customer's message added to an open chat routing holds, and announced (a resend finds the
+    first); None when routing does not hold the chat (intake must take the message)."""
     now = app[CLOCK].now()
     async with app[SESSIONS].begin() as db:
         conversation = await db.get(Conversation, conversation_id)
-        if conversation is None or conversation.routing_state not in ROUTED_STATES:
-            return None, False
+        if conversation is None or conversation.status != "open":
+            return None
+        if conversation.routing_state not in ROUTED_STATES:
+            return None
         query = select(Message).where(Message.channel == "chat", Message.external_id == external_id)
         existing = (await db.execute(query)).scalar_one_or_none()
         if existing is not None:
-            return existing, False
+            return existing
         stored = Message(
             conversation_id=conversation_id,
             channel="chat",
@@ -240,7 +248,17 @@ async def _add_message(
         )
         db.add(stored)
         conversation.snippet, conversation.last_activity_at = text[:SNIPPET], now
-    return stored, True
+        agent_id = conversation.agent_id
+    await _announce(app, stored, agent_id)
+    return stored
+
+
+async def _announce(app: web.Application, message: Message, agent_id: int | None) -> None:
+    """Publish a new chat message (with the agent holding the chat, so nobody has to look it up)."""
+    await app[EVENTS].publish(
+        "chat.message",
+        {"conversation_id": message.conversation_id, "agent_id": agent_id, "message": message_json(message)},
+    )
 
 
 async def typing(app: web.Application, conversation_id: int, who: str, is_typing: bool) -> None:
@@ -455,9 +473,8 @@ async def agent_writes(app: web.Application, conversation_id: int, agent_id: int
         db.add(message)
         conversation.last_activity_at = now
         await db.flush()
-    await app[EVENTS].publish(
-        "chat.message", {"conversation_id": conversation_id, "message": message_json(message)}
-    )
+        holder = conversation.agent_id
+    await _announce(app, message, holder)
     return message
 
 
@@ -494,10 +511,10 @@ async def _published_message(
                 )
             )
         ).scalar_one()
+        conversation = await db.get(Conversation, conversation_id)
+        agent_id = conversation.agent_id if conversation is not None else None
     if publish:
-        await app[EVENTS].publish(
-            "chat.message", {"conversation_id": conversation_id, "message": message_json(message)}
-        )
+        await _announce(app, message, agent_id)
     return message
 
 
