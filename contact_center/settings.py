@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     )
     chat_messages_per_minute: int = Field(default=30, ge=1, description="Messages a chat socket may send.")
     chat_starts_per_hour: int = Field(default=20, ge=1, description="Chats one address may start per hour.")
+    chat_embed_origins: str = Field(
+        default="",
+        description="Comma-separated origins of websites that may frame the /chat page; empty = none.",
+    )
     inbox_max_waiting: int = Field(
         default=100_000, ge=100, description="Webhook payloads that may wait in the inbox before 503."
     )
@@ -172,6 +176,17 @@ class Settings(BaseSettings):
         if parts.scheme not in {"http", "https"} or not parts.netloc:
             raise ValueError("must be an absolute http:// or https:// URL")
         return value.rstrip("/")
+
+    @field_validator("chat_embed_origins")
+    @classmethod
+    def _check_chat_embed_origins(cls, value: str) -> str:
+        for item in _split(value):
+            parts = urlsplit(item)
+            if parts.scheme not in {"http", "https"} or not parts.netloc or item.rstrip("/") != (
+                f"{parts.scheme}://{parts.netloc}"
+            ):
+                raise ValueError(f"{item!r} is not an origin such as https://www.example.com")
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -274,6 +289,11 @@ class Settings(BaseSettings):
             label, _, queue = item.partition("=")
             pairs.append((label.strip(), (queue or label).strip()))
         return pairs
+
+    @property
+    def chat_embed_origin_list(self) -> list[str]:
+        """The origins of websites that may frame the /chat page."""
+        return [item.rstrip("/").lower() for item in _split(self.chat_embed_origins)]
 
     @property
     def language_candidate_list(self) -> list[str]:

@@ -11,6 +11,8 @@ EXPECTED = {
     "GET /metrics": "public",
     "GET /socket.io/": "public",  # each namespace authenticates the socket itself
     "POST /socket.io/": "public",
+    "GET /chat": "public",  # the customers' chat widget
+    "GET /chat/widget.js": "public",
     "GET /api/openapi.json": "public",
     "POST /api/auth/login": "public",
     "POST /api/auth/logout": "agent",
