@@ -130,8 +130,8 @@
     else if (state.view === "conversation") status.textContent = "Waiting for the next free agent";
     else if (state.view === "offline" || state.view === "offline-sent") status.textContent = "Leave us a message";
     else if (state.view === "loading") status.textContent = "Connecting…";
-    else status.textContent = "We usually answer within a few minutes";
-    $("avatar").textContent = initials(state.view === "conversation" && state.agentName ? state.agentName : "CC");
+    else status.textContent = "We reply in a few minutes";
+    $("avatar").textContent = state.view === "conversation" && state.agentName ? initials(state.agentName) : "CC";
   }
 
   function initials(name) {

@@ -28,7 +28,10 @@
     "background:linear-gradient(135deg,#2f6fed,#7a4cf0)", "box-shadow:0 10px 24px rgba(47,111,237,.35)",
     "transition:transform .15s",
   ].join(";");
-  launcher.append(icon("M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z"));
+  const BUBBLE = "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z";
+  const CHEVRON = "M5.6 8.6 12 15l6.4-6.4 1.4 1.4L12 17.8 4.2 10z";
+  const glyph = icon(BUBBLE);
+  launcher.append(glyph);
   const badge = document.createElement("span");
   badge.setAttribute("aria-hidden", "true");
   badge.style.cssText = "position:absolute;top:-2px;right:-2px;min-width:20px;height:20px;padding:0 5px;" +
@@ -74,6 +77,7 @@
       : "right:20px;bottom:92px;width:380px;height:min(620px,calc(100vh - 120px));border-radius:18px;" +
         "box-shadow:0 24px 48px -12px rgba(16,24,40,.35),0 2px 6px rgba(16,24,40,.1)");
     launcher.style.display = open && phone.matches ? "none" : "grid";
+    glyph.firstChild.setAttribute("d", open ? CHEVRON : BUBBLE);
   }
 
   function show() {
