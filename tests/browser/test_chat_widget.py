@@ -6,6 +6,7 @@ Without Chromium or Playwright these tests are skipped with the reason; with CI=
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import shutil
 import socket
@@ -17,6 +18,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from contact_center.app import create_app
+from contact_center.web.appkeys import CLOCK
 from tests.integration.test_chat import Socket, accept, agent_ready, settle
 from tests.services import require
 
@@ -146,10 +148,13 @@ async def send_from_composer(page, text: str) -> None:
 
 
 async def conversation_id_of(agent: Socket, text: str) -> int:
-    for message in await agent.wait_for("chat:message"):
-        if message["text"] == text:
-            return message["conversation_id"]
-    raise AssertionError(f"the agent did not get {text!r}")
+    """The conversation of the message the agent's console received with this text."""
+    for _ in range(200):
+        for message in agent.received["chat:message"]:
+            if message["text"] == text:
+                return message["conversation_id"]
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"the agent did not get {text!r}: {agent.received['chat:message']}")
 
 
 async def test_a_customer_chats_with_an_agent_who_answers(live, staff, page, agent_socket):
@@ -288,3 +293,20 @@ async def test_one_tag_on_a_listed_website_embeds_the_chat(live, live_settings, 
         await expect(page.locator("#cc-chat-frame")).to_be_hidden()
     finally:
         await host.close()
+
+
+async def test_a_refused_message_says_why_and_can_be_sent_again(live, staff, page):
+    from playwright.async_api import expect
+
+    await agent_ready(live, staff)
+    await start_chat(page, live)
+    for n in range(11):  # ten in a burst are allowed
+        await send_from_composer(page, f"Message {n}")
+    await expect(page.get_by_role("alert")).to_have_text(
+        "You are sending messages a little too fast. Please wait a moment and try again."
+    )
+    await expect(page.get_by_role("button", name="Not sent. Retry")).to_have_count(1)
+    live.server.app[CLOCK].advance(seconds=10)
+    await page.get_by_role("button", name="Not sent. Retry").click()
+    await expect(page.get_by_role("button", name="Not sent. Retry")).to_have_count(0)
+    await expect(page.locator(".from-customer .bubble")).to_have_count(12)  # the first message and 11

@@ -313,6 +313,7 @@
     retry.addEventListener("click", () => {
       item.classList.replace("failed", "pending");
       meta.textContent = "Sending…";
+      showError("");
       send(text, clientId, item);
     });
     meta.append(retry);

@@ -60,7 +60,6 @@
     frame.src = origin + "/chat?embed=1";
     frame.title = "Chat with us";
     frame.id = "cc-chat-frame";
-    frame.setAttribute("allow", "clipboard-write");
     launcher.setAttribute("aria-controls", frame.id);
     place();
     frame.addEventListener("load", () => tell(open ? "open" : "close"));
