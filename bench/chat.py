@@ -261,11 +261,7 @@ async def measure_chat(args: argparse.Namespace, pid: int, port: int, agents: li
         for agent in agents:
             socket = Socket("/agent")
             await socket.connect(session, base, {"token": agent["token"]})
-            headers = {"Authorization": f"Bearer {agent['token']}"}
-            async with session.post(
-                f"{base}/api/routing/presence", json={"presence": "available"}, headers=headers
-            ) as response:
-                assert response.status == 200, await response.text()
+            await set_presence(session, base, agent, {"presence": "away", "reason": "bench set-up"})
             agent_sockets.append((agent, socket))
         memory_before = rss_kib(pid)
         customers = [Socket("/chat") for _ in range(args.customers)]
@@ -282,6 +278,8 @@ async def measure_chat(args: argparse.Namespace, pid: int, port: int, agents: li
             raise SystemExit(f"{len(failed)} chats did not start, e.g. {failed[0]}")
         by_conversation = {s["conversation_id"]: c for s, c in zip(started, customers, strict=True)}
         log(f"chat: {len(started)} chats started (offline={hellos[0].get('offline')}); agents accepting")
+        for agent in agents:  # only now: offers made while chats were still starting would time out
+            await set_presence(session, base, agent, {"presence": "available"})
         await accept_all(session, base, agents, len(started))
         log("chat: every chat is assigned")
 
@@ -359,6 +357,12 @@ async def measure_chat(args: argparse.Namespace, pid: int, port: int, agents: li
         "server_cpu_s": round(cpu, 2),
         "memory_kib_per_connection": round((memory_connected - memory_before) / args.customers, 1),
     }
+
+
+async def set_presence(session: aiohttp.ClientSession, base: str, agent: dict, body: dict) -> None:
+    headers = {"Authorization": f"Bearer {agent['token']}"}
+    async with session.post(f"{base}/api/routing/presence", json=body, headers=headers) as response:
+        assert response.status == 200, await response.text()
 
 
 async def accept_all(session: aiohttp.ClientSession, base: str, agents: list[dict], total: int) -> None:

@@ -249,11 +249,11 @@ async def _add_message(
         db.add(stored)
         conversation.snippet, conversation.last_activity_at = text[:SNIPPET], now
         agent_id = conversation.agent_id
-    await _announce(app, stored, agent_id)
+    await announce(app, stored, agent_id)
     return stored
 
 
-async def _announce(app: web.Application, message: Message, agent_id: int | None) -> None:
+async def announce(app: web.Application, message: Message, agent_id: int | None) -> None:
     """Publish a new chat message (with the agent holding the chat, so nobody has to look it up)."""
     await app[EVENTS].publish(
         "chat.message",
@@ -474,7 +474,7 @@ async def agent_writes(app: web.Application, conversation_id: int, agent_id: int
         conversation.last_activity_at = now
         await db.flush()
         holder = conversation.agent_id
-    await _announce(app, message, holder)
+    await announce(app, message, holder)
     return message
 
 
@@ -492,6 +492,17 @@ def message_json(message: Message) -> dict[str, Any]:
         "at": message.created_at.isoformat(),
         "read_at": message.attributes.get("read_at"),
         "client_id": (message.external_id or "").rsplit(":", 1)[-1] if message.external_id else None,
+        "files": [
+            {
+                "id": entry["id"],
+                "name": entry["name"],
+                "type": entry["type"],
+                "size": entry["size"],
+                "url": f"/chat/files/{message.id}/{entry['id']}",
+            }
+            for entry in message.media or []
+            if "id" in entry
+        ],
     }
 
 
@@ -514,8 +525,14 @@ async def _published_message(
         conversation = await db.get(Conversation, conversation_id)
         agent_id = conversation.agent_id if conversation is not None else None
     if publish:
-        await _announce(app, message, agent_id)
+        await announce(app, message, agent_id)
     return message
+
+
+async def customer_of_visitor(app: web.Application, visitor: str) -> int | None:
+    """The customer record a chat visitor belongs to (after merges), if any."""
+    async with app[SESSIONS]() as db:
+        return await _customer_of_visitor(db, visitor)
 
 
 async def _customer_of_visitor(db: AsyncSession, visitor: str) -> int | None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from agent_ui import agent_namespace, chat_namespace, chat_pages, realtime
+from agent_ui import agent_namespace, chat_files, chat_namespace, chat_pages, realtime
 from agent_ui.realtime import SIO
 from channels import email as email_channel
 from channels import sms, voice, voice_control
@@ -97,6 +97,7 @@ def create_app(
     for channel in (voice, sms):
         app.router.add_routes(channel.routes)
     realtime.attach(app, realtime.create_server(settings))
+    chat_files.attach(app)
     app.on_startup.append(_refuse_undeclared_routes)
     app.on_response_prepare.append(security_headers)
     app.on_response_prepare.append(chat_pages.allow_framing)  # after security_headers

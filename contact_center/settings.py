@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     chat_identity_secret: SecretStr = Field(
         default=SecretStr(""), description="Shared with the website: HMAC key proving a logged-in user's id."
     )
+    chat_max_attachment_bytes: int = Field(
+        default=5 * 1024 * 1024, ge=1024, description="Largest file a chat customer may send."
+    )
     chat_messages_per_minute: int = Field(default=30, ge=1, description="Messages a chat socket may send.")
     chat_starts_per_hour: int = Field(default=20, ge=1, description="Chats one address may start per hour.")
     chat_embed_origins: str = Field(

@@ -11,6 +11,8 @@ EXPECTED = {
     "GET /metrics": "public",
     "GET /socket.io/": "public",  # each namespace authenticates the socket itself
     "POST /socket.io/": "public",
+    "POST /chat/files": "visitor",  # a chat visitor's token, or 403 for anyone
+    "GET /chat/files/{message_id}/{file_id}": "public",  # checks the token or the user itself
     "GET /chat": "public",  # the customers' chat widget
     "GET /chat/widget.js": "public",
     "GET /api/openapi.json": "public",
@@ -105,7 +107,7 @@ async def test_every_route_is_in_the_expected_table(client):
 
 def expected_status_class(route: str, who: str) -> str:
     needed = EXPECTED[route]
-    if needed == "twilio":
+    if needed in ("twilio", "visitor"):
         return "403"
     if needed == "public":
         return "allowed"
@@ -126,6 +128,8 @@ async def test_each_caller_gets_the_expected_status_on_every_route(client, staff
         "reservation_id": "0" * 32,
         "task_id": "no-such-task",
         "conversation_id": "999999",
+        "message_id": "999999",
+        "file_id": "0" * 32,
     }
     for route in sorted(EXPECTED):
         method, path = route.split(" ", 1)

@@ -8,6 +8,7 @@ import hmac
 from collections import defaultdict
 from typing import Any
 
+import aiohttp
 import pytest
 import socketio
 from pydantic import SecretStr
@@ -22,7 +23,7 @@ from contact_center.db.models import (
     SatisfactionRating,
     Ticket,
 )
-from contact_center.web.appkeys import EVENTS, ROUTING, SESSIONS
+from contact_center.web.appkeys import EVENTS, ROUTING, SESSIONS, SETTINGS
 from tests.conftest import bearer
 
 HELLO = "Hello, I would like some help with my order please"
@@ -338,3 +339,50 @@ async def test_a_handshake_from_a_foreign_origin_is_refused(client, sockets):
         await sockets(client, headers={"Origin": "https://evil.example"})
     ours = await sockets(client, headers={"Origin": "http://testserver"})
     assert (await ours.call("hello"))["ok"]
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+async def upload(client, token: str, name: str, data: bytes):
+    form = aiohttp.FormData()
+    form.add_field("file", data, filename=name, content_type="application/octet-stream")
+    return await client.post("/chat/files", data=form, headers={"X-Chat-Token": token})
+
+
+async def test_files_are_checked_by_content_limited_and_shown_only_to_those_who_may_see_the_chat(
+    client, staff, sockets
+):
+    app = client.server.app
+    await agent_ready(client, staff)
+    customer, session = await started(client, sockets)
+    token = session["token"]
+    assert (await upload(client, "v1.forged.token", "a.png", PNG)).status == 403
+    sent = await upload(client, token, "../../etc/My Photo!.png.exe", PNG)
+    assert sent.status == 201, await sent.text()
+    [file] = (await sent.json())["message"]["files"]
+    assert (file["name"], file["type"]) == ("My_Photo_.png.png", "image/png")
+    stored = list((app[SETTINGS].data_dir / "chat").rglob("*"))
+    assert any(path.name.endswith("My_Photo_.png.png") for path in stored)
+    assert all(app[SETTINGS].data_dir in path.parents for path in stored)  # never where the name said
+
+    refused = await upload(client, token, "tool.exe", b"MZ\x90\x00\x03\x00\x00\x00" + b"\xff" * 600)
+    assert refused.status == 422 and "only images" in (await refused.json())["error"]["message"]
+    big = await upload(client, token, "big.txt", b"a" * (app[SETTINGS].chat_max_attachment_bytes + 1))
+    assert big.status == 422 and "at most" in (await big.json())["error"]["message"]
+
+    url = file["url"]
+    own = await client.get(url, headers={"X-Chat-Token": token})
+    assert own.status == 200 and await own.read() == PNG
+    assert own.headers["Content-Type"] == "image/png"
+    assert (await client.get(url)).status == 404
+    stranger = await sockets(client)
+    other_token = (await stranger.call("hello"))["token"]
+    assert (await client.get(url, headers={"X-Chat-Token": other_token})).status == 404
+    assert (await client.get(url, headers=bearer(staff["agent"]["token"]))).status == 404  # not theirs yet
+    await settle(app)
+    await accept(client, staff)
+    await settle(app)
+    assert (await client.get(url, headers=bearer(staff["agent"]["token"]))).status == 200
+    assert (await client.get(url, headers=bearer(staff["supervisor"]["token"]))).status == 200
+    assert any(m["files"] for m in await customer.wait_for("message"))
