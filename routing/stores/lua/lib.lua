@@ -79,6 +79,14 @@ local function O(...)
   return setmetatable({n = select('#', ...), ...}, ORDERED)
 end
 
+-- A float's text as JSON, always with a fraction (as Python writes floats).
+local function float_json(text)
+  if text:find('[%.eEn]') then
+    return text
+  end
+  return text .. '.0'
+end
+
 -- A string as JSON: ids and names rarely need escaping, so quote them without cjson's buffer when they do not.
 local function quote(text)
   if text:find('[%c"\\]') then
@@ -105,11 +113,7 @@ local function enc(value)
   local mt = getmetatable(value)
   local parts = {}
   if mt == FLOAT then
-    local text = value[2] or fmt(value[1])
-    if not text:find('[%.eEn]') then
-      text = text .. '.0'
-    end
-    return text
+    return float_json(value[2] or fmt(value[1]))
   elseif mt == ARRAY then
     for i = 1, #value do
       parts[i] = enc(value[i])
@@ -174,10 +178,14 @@ end
 
 -- events and replies -------------------------------------------------------------------------------------
 
--- One RoutingEvent: Python adds `at` (the `now` it sent), so only the rest travels.
+-- One RoutingEvent: Python adds `at` (the `now` it sent), so only the rest travels. `data` is a value for
+-- enc, or its JSON text already made.
 local function emit(kind, task_id, agent_id, queue, data)
+  if type(data) ~= 'string' then
+    data = data and enc(data) or '{}'
+  end
   EVENTS[#EVENTS + 1] = '{"kind":"' .. kind .. '","task_id":' .. enc(task_id) .. ',"agent_id":' .. enc(agent_id)
-    .. ',"queue":' .. enc(queue) .. ',"data":' .. (data and enc(data) or '{}') .. '}'
+    .. ',"queue":' .. enc(queue) .. ',"data":' .. data .. '}'
 end
 
 -- The reply of an operation is one string (the cheapest reply to read): its events as a JSON array, with
@@ -292,6 +300,15 @@ local function put(doc, ...)
   end
   if #dels > 0 then
     redis.call('HDEL', doc._key, unpack(dels))
+  end
+end
+
+-- put() for text values only: one HSET, no tables (the decision's writes).
+local function put_text(doc, ...)
+  redis.call('HSET', doc._key, ...)
+  for i = 1, select('#', ...), 2 do
+    local field, value = select(i, ...)
+    doc[field] = value
   end
 end
 
@@ -600,13 +617,39 @@ local function line_task(member)
   return member:sub(38)
 end
 
+-- Field names in the `heads` hash: '=<line>' holds a line's first entry (see leave_lines), and '!extra'
+-- says whether some line is open to every agent or holds lenient entries ('0' when none): only then does a
+-- decision for an agent look beyond the lines its skills fit. Memoised, as the line names repeat.
+local HEAD_FIELDS, HEAD_FIELD_COUNT = {}, 0
+
+local function head_field(line)
+  local field = HEAD_FIELDS[line]
+  if not field then
+    field = '=' .. line
+    if HEAD_FIELD_COUNT >= 10000 then
+      HEAD_FIELDS, HEAD_FIELD_COUNT = {}, 0
+    end
+    HEAD_FIELDS[line], HEAD_FIELD_COUNT = field, HEAD_FIELD_COUNT + 1
+  end
+  return field
+end
+
+-- After `open_lines` or `lenient_lines` changed: record whether either holds a line.
+local function mark_extra()
+  local any = redis.call('EXISTS', P .. 'open_lines', P .. 'lenient_lines') > 0
+  redis.call('HSET', P .. 'heads', '!extra', any and '1' or '0')
+end
+
 -- Keep `lenient_lines` (lines holding a lenient entry) in step with the per-line count.
 local function count_lenient(queue, by)
-  local count = redis.call('HINCRBY', P .. 'lenient', queue, by)
+  local count, changed = redis.call('HINCRBY', P .. 'lenient', queue, by), 0
   if count > 0 then
-    redis.call('SADD', P .. 'lenient_lines', queue)
+    changed = redis.call('SADD', P .. 'lenient_lines', queue)
   else
-    redis.call('SREM', P .. 'lenient_lines', queue)
+    changed = redis.call('SREM', P .. 'lenient_lines', queue)
+  end
+  if changed == 1 then
+    mark_extra()
   end
 end
 
@@ -615,6 +658,7 @@ end
 local function add_line(queue)
   if redis.call('SADD', P .. 'line_names', queue) == 1 and not queue_of(queue) then
     redis.call('SADD', P .. 'open_lines', queue)
+    mark_extra()
   end
 end
 
@@ -624,30 +668,31 @@ end
 -- and entries of different lines compare as strings: their 36-digit heads order them in any locale.
 -- `entered` keeps the targets (queue, required skills) the task entered with, as WaitingLines does.
 --
--- The `heads` hash keeps each line's first entry ('' for an empty line), written wherever an entry enters
--- or leaves, so that a decision reads the heads of all its lines in one HMGET rather than one ZRANGE per
--- line. A line without a field (kept by a version before heads) is read from its zset once.
+-- The `heads` hash keeps each line's first entry ('' for an empty line) under head_field(line), written
+-- wherever an entry enters or leaves, so that a decision reads the heads of all its lines in one HMGET
+-- rather than one ZRANGE per line. A line without a field (kept by a version before heads) is read from
+-- its zset once.
 
 -- Read a line's first entry from the line itself and record it: the member, or '' when the line is empty.
 local function reset_head(queue)
   local first = redis.call('ZRANGE', P .. 'line:' .. queue, 0, 0)[1] or ''
-  redis.call('HSET', P .. 'heads', queue, first)
+  redis.call('HSET', P .. 'heads', head_field(queue), first)
   return first
 end
 
 local function line_add(queue, member)
   redis.call('ZADD', P .. 'line:' .. queue, 0, member)
-  local head = redis.call('HGET', P .. 'heads', queue)
+  local head = redis.call('HGET', P .. 'heads', head_field(queue))
   if not head then
     reset_head(queue)
   elseif head == '' or member < head then
-    redis.call('HSET', P .. 'heads', queue, member)
+    redis.call('HSET', P .. 'heads', head_field(queue), member)
   end
 end
 
 local function line_remove(queue, member)
   redis.call('ZREM', P .. 'line:' .. queue, member)
-  local head = redis.call('HGET', P .. 'heads', queue)
+  local head = redis.call('HGET', P .. 'heads', head_field(queue))
   if not head or head == member then
     reset_head(queue)
   end
@@ -708,9 +753,31 @@ local function recount_lenient(queue)
   count_lenient(queue, count)
 end
 
--- The requirement indexes behind lines_for. `needs` maps each skill to the queues requiring it, with how
+-- The requirement indexes behind fit_lines. `needs` maps each skill to the queues requiring it, with how
 -- many skills each of them requires ([[queue, count], ...]); fits:<agent> holds the queues whose required
--- skills the agent all has (by name, as WaitingLines compares them); `open_lines` the lines requiring none.
+-- skills the agent all has (by name, as WaitingLines compares them), copied into the agent's hash as
+-- `lines` (JSON) so that a decision reads it with the agent; `open_lines` the lines requiring none.
+local function copy_fits(agent_id)
+  local text = enc(A(redis.call('SMEMBERS', P .. 'fits:' .. agent_id)))
+  redis.call('HSET', P .. 'agent:' .. agent_id, 'lines', text)
+  local doc = cached('agent')[agent_id]
+  if doc then
+    doc.lines = text
+  end
+end
+
+local function set_open(name, open)
+  local changed
+  if open then
+    changed = redis.call('SADD', P .. 'open_lines', name)
+  else
+    changed = redis.call('SREM', P .. 'open_lines', name)
+  end
+  if changed == 1 then
+    mark_extra()
+  end
+end
+
 local function index_requirements(name, old, new)
   local function update(skill, count)
     local list, kept = redis.call('HGET', P .. 'needs', skill), {}
@@ -737,25 +804,29 @@ local function index_requirements(name, old, new)
     return redis.call('SINTER', unpack(keys))
   end
   local before, after = required_names(old and old.skills), required_names(new.skills)
+  local changed = {}
   for _, skill in ipairs(before) do
     update(skill, nil)
   end
   if #before > 0 then
     for _, agent_id in ipairs(fitting(before)) do
       redis.call('SREM', P .. 'fits:' .. agent_id, name)
+      changed[agent_id] = true
     end
   end
   for _, skill in ipairs(after) do
     update(skill, #after)
   end
   redis.call('SADD', P .. 'line_names', name)
-  if #after == 0 then
-    redis.call('SADD', P .. 'open_lines', name)
-    return
+  set_open(name, #after == 0)
+  if #after > 0 then
+    for _, agent_id in ipairs(fitting(after)) do
+      redis.call('SADD', P .. 'fits:' .. agent_id, name)
+      changed[agent_id] = true
+    end
   end
-  redis.call('SREM', P .. 'open_lines', name)
-  for _, agent_id in ipairs(fitting(after)) do
-    redis.call('SADD', P .. 'fits:' .. agent_id, name)
+  for agent_id in pairs(changed) do
+    copy_fits(agent_id)
   end
 end
 
@@ -766,30 +837,52 @@ local function index_agent(agent_id, skills)
   for skill in pairs(skills) do
     names[#names + 1] = skill
   end
-  if #names == 0 then
-    return
-  end
-  for _, list in ipairs(redis.call('HMGET', P .. 'needs', unpack(names))) do
-    for _, entry in ipairs(list and cjson.decode(list) or {}) do
-      hits[entry[1]] = (hits[entry[1]] or 0) + 1
-      if hits[entry[1]] == entry[2] then
-        redis.call('SADD', key, entry[1])
+  if #names > 0 then
+    for _, list in ipairs(redis.call('HMGET', P .. 'needs', unpack(names))) do
+      for _, entry in ipairs(list and cjson.decode(list) or {}) do
+        hits[entry[1]] = (hits[entry[1]] or 0) + 1
+        if hits[entry[1]] == entry[2] then
+          redis.call('SADD', key, entry[1])
+        end
       end
     end
   end
+  copy_fits(agent_id)
 end
 
--- The lines an agent may find work in (WaitingLines.merged): among its queues (or all), those requiring
--- no skill it lacks, and those holding a lenient entry. One read, whatever the number of queues.
-local function lines_for(agent)
+-- The lines an agent may find work in (WaitingLines.merged) are, among its queues (or all), those requiring
+-- no skill it lacks (fit_lines), and those open to all or holding a lenient entry (extra_lines).
+local function among_queues(agent, names)
   local queues = profile(agent).queues
-  local all = redis.call('SUNION', P .. 'fits:' .. agent.id, P .. 'open_lines', P .. 'lenient_lines')
   if not queues then
-    return all
+    return names
   end
   local out = {}
-  for _, name in ipairs(all) do
+  for _, name in ipairs(names) do
     if queues[name] then
+      out[#out + 1] = name
+    end
+  end
+  return out
+end
+
+-- Read with the agent (a shared decoded list: never changed); an agent stored before `lines` existed has
+-- only its fits set.
+local function fit_lines(agent)
+  if agent.lines then
+    return among_queues(agent, decode(agent.lines))
+  end
+  return among_queues(agent, redis.call('SMEMBERS', P .. 'fits:' .. agent.id))
+end
+
+-- The open and lenient lines not already among `known`.
+local function extra_lines(agent, known)
+  local seen, out = {}, {}
+  for _, name in ipairs(known) do
+    seen[name] = true
+  end
+  for _, name in ipairs(among_queues(agent, redis.call('SUNION', P .. 'open_lines', P .. 'lenient_lines'))) do
+    if not seen[name] then
       out[#out + 1] = name
     end
   end
@@ -849,20 +942,46 @@ local function merge_scan(names, wanted)
   return nil
 end
 
--- Most decisions take the very first entry of the merge: try it alone first (one read per line and no
--- bookkeeping), and walk the lines only if it does not fit. `wanted` has no side effects, so looking at
--- the first entry twice changes nothing.
-local function scan(names, wanted)
+-- Most decisions take the very first entry of the merge: try it alone first (the heads of all lines in one
+-- read, no bookkeeping), and walk the lines only if it does not fit. `wanted` has no side effects, so
+-- looking at the first entry twice changes nothing. For an agent, `names` are its fit lines, and the same
+-- read says whether there are extra lines to add.
+local function scan(names, wanted, agent)
   if SCAN_LIMIT < 1 then
     return nil
   end
-  if #names == 0 then
+  local fields = {}
+  for i, name in ipairs(names) do
+    fields[i] = head_field(name)
+  end
+  if agent then
+    fields[#fields + 1] = '!extra'
+  end
+  if #fields == 0 then
     return nil
   end
+  local heads = redis.call('HMGET', P .. 'heads', unpack(fields))
+  if agent and heads[#names + 1] ~= '0' then
+    local extra, all = extra_lines(agent, names), {}
+    for i, name in ipairs(names) do
+      all[i] = name
+    end
+    if #extra > 0 then
+      for i, name in ipairs(extra) do
+        all[#names + i], fields[i] = name, head_field(name)
+      end
+      local more = redis.call('HMGET', P .. 'heads', unpack(fields, 1, #extra))
+      for i = 1, #extra do
+        heads[#names + i] = more[i]
+      end
+    end
+    names = all
+  end
   local first
-  for i, head in ipairs(redis.call('HMGET', P .. 'heads', unpack(names))) do
+  for i, name in ipairs(names) do
+    local head = heads[i]
     if not head then
-      head = reset_head(names[i])
+      head = reset_head(name)
     end
     if head ~= '' and (not first or head < first) then
       first = head
@@ -886,9 +1005,9 @@ end
 
 -- The agent's oldest task it has room for and may take (MemoryStore._first_task_for).
 local function first_task_for(agent)
-  return scan(lines_for(agent), function(task)
+  return scan(fit_lines(agent), function(task)
     return has_room(agent, task.channel) and eligible(agent, task)
-  end)
+  end, agent)
 end
 
 -- Candidates narrowed by each target's rarest required skill, as MemoryStore._best_agent does.
@@ -938,12 +1057,12 @@ local function reserve(task, agent, reservation_id)
   redis.call('HSET', P .. 'res:' .. reservation_id, 'id', reservation_id, 'task_id', task.id,
     'agent_id', agent.id, 'created_at', NOW_TEXT, 'expires_at', expires_text, 'state', 'pending')
   redis.call('ZADD', P .. 'offer_due', expires_text, reservation_id)
-  put(task, 'state', 'reserved', 'reservation_id', reservation_id)
+  put_text(task, 'state', 'reserved', 'reservation_id', reservation_id)
   agent_tasks(agent)[task.id] = task.channel
-  put(agent, 'offer', reservation_id, 'last_offered_at', NOW_TEXT, 'tasks', enc(agent._tasks))
+  put_text(agent, 'offer', reservation_id, 'last_offered_at', NOW_TEXT, 'tasks', enc(agent._tasks))
   refresh_ready(agent)
-  emit('task.offered', task.id, agent.id, task.queue,
-    O('reservation_id', reservation_id, 'expires_at', F(expires, expires_text), 'channel', task.channel))
+  emit('task.offered', task.id, agent.id, task.queue, '{"reservation_id":' .. quote(reservation_id)
+    .. ',"expires_at":' .. float_json(expires_text) .. ',"channel":' .. quote(task.channel) .. '}')
 end
 
 local function set_presence_to(agent, presence, reason)
