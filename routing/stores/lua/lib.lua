@@ -48,10 +48,16 @@ end
 local WAITING = {queued = true, reserved = true}
 local FINAL = {completed = true, cancelled = true, abandoned = true, fell_back = true}
 local RELEASED = {rejected = 'task.rejected', timed_out = 'task.timed_out', withdrawn = 'task.withdrawn'}
--- What matching reads of a task (scan loads only these); the other fields, with neither attributes nor
--- history (large, never decoded here), are read when an operation needs the whole task.
+-- What matching reads of a task (scan loads only these; task_of builds the document from them in this
+-- order); the other fields, with neither attributes nor history (large, never decoded here), are read when
+-- an operation needs the whole task.
 local MATCH_FIELDS = {
   'id', 'state', 'channel', 'queue', 'queued_at', 'targets', 'declined_by', 'only', 'preferred_agent',
+}
+-- Every field of an agent's hash, in the order agent_of builds its document from them.
+local AGENT_FIELDS = {
+  'id', 'profile', 'presence', 'away_reason', 'presence_since', 'idle_since', 'tasks', 'offer', 'missed_offers',
+  'last_offered_at', 'lines',
 }
 local OTHER_FIELDS = {
   'created_at', 'priority', 'score', 'reservation_id', 'agent_id', 'assigned_at', 'escalation_step', 'seq',
@@ -230,13 +236,15 @@ local function task_of(id, matching)
   local docs = cached('task')
   local doc = docs[id]
   if doc == nil then
-    doc = {_key = P .. 'task:' .. id}
-    read_fields(doc, MATCH_FIELDS)
-    if not doc.id then
-      doc = false
-    else
-      doc._partial = true
-    end
+    -- One table constructor (its size set once) rather than a table grown field by field; a missing
+    -- field reads as false, stored as nil.
+    local key = P .. 'task:' .. id
+    local v = redis.call('HMGET', key, unpack(MATCH_FIELDS))
+    doc = v[1] and {
+      _key = key, _partial = true, id = v[1], state = v[2] or nil, channel = v[3] or nil, queue = v[4] or nil,
+      queued_at = v[5] or nil, targets = v[6] or nil, declined_by = v[7] or nil, only = v[8] or nil,
+      preferred_agent = v[9] or nil,
+    }
     docs[id] = doc
   end
   if doc and doc._partial and not matching then
@@ -251,7 +259,12 @@ local function agent_of(id)
   local doc = docs[id]
   if doc == nil then
     local key = P .. 'agent:' .. id
-    doc = from_flat(redis.call('HGETALL', key), key)
+    local v = redis.call('HMGET', key, unpack(AGENT_FIELDS))
+    doc = v[1] and {
+      _key = key, id = v[1], profile = v[2] or nil, presence = v[3] or nil, away_reason = v[4] or nil,
+      presence_since = v[5] or nil, idle_since = v[6] or nil, tasks = v[7] or nil, offer = v[8] or nil,
+      missed_offers = v[9] or nil, last_offered_at = v[10] or nil, lines = v[11] or nil,
+    }
     docs[id] = doc
   end
   return doc or nil
@@ -767,15 +780,12 @@ local function copy_fits(agent_id)
 end
 
 local function set_open(name, open)
-  local changed
   if open then
-    changed = redis.call('SADD', P .. 'open_lines', name)
+    redis.call('SADD', P .. 'open_lines', name)
   else
-    changed = redis.call('SREM', P .. 'open_lines', name)
+    redis.call('SREM', P .. 'open_lines', name)
   end
-  if changed == 1 then
-    mark_extra()
-  end
+  mark_extra()
 end
 
 local function index_requirements(name, old, new)
