@@ -23,6 +23,7 @@ from channels.email_ids import reply_subject
 from channels.email_loops import is_undeliverable
 from contact_center.api.common import path_id
 from contact_center.auth.roles import Access, Role
+from contact_center.background import BackgroundJobs
 from contact_center.db.models import Conversation, CustomerIdentity, Message
 from contact_center.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from contact_center.web.appkeys import CLOCK, EVENTS, SESSIONS, SETTINGS, TICK_INTERVAL
@@ -152,7 +153,7 @@ def message_json(message: Message) -> dict[str, Any]:
 async def start(app: web.Application) -> Callable[[], Awaitable[None]]:
     """Start the SMTP listener, the IMAP pollers and the sending worker; returns what stops them."""
     settings = app[SETTINGS]
-    app[email_outbound.SEND_TASKS] = set()
+    app[email_outbound.SEND_JOBS] = BackgroundJobs("sending an email failed; the queue will retry it")
     server = await email_smtp.start_listener(app, settings)
     app[SMTP_SERVER] = server
     background: list[asyncio.Task[None]] = []

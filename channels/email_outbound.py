@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from email import utils as email_utils
 from email.message import EmailMessage
@@ -25,13 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.email_ids import make_message_id, referenced_ids, reply_subject, subject_tag
 from channels.email_loops import AUTO_ANSWER_KIND, is_undeliverable
+from contact_center.background import BackgroundJobs
 from contact_center.db.models import Conversation, EmailOutbox, Message
 from contact_center.settings import Settings
 from contact_center.web.appkeys import CLOCK, EVENTS, SESSIONS, SETTINGS
 
 log = logging.getLogger(__name__)
 
-SEND_TASKS = web.AppKey("email_send_tasks", set)
+SEND_JOBS = web.AppKey("email_send_jobs", BackgroundJobs)
 BACKOFF_SECONDS = (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600)
 LEASE = timedelta(minutes=10)
 MAX_REFERENCES = 20
@@ -327,27 +327,13 @@ async def _published(app: web.Application, outbox_id: int, outcome: str) -> None
 
 def start_delivery(app: web.Application, outbox_id: int) -> None:
     """Try to send a queued email now, in the background (the worker retries it if this fails)."""
-    _start(app, deliver(app, outbox_id))
-
-
-def _start(app: web.Application, job: Awaitable[object]) -> None:
-    tasks = app[SEND_TASKS]
-    task = asyncio.ensure_future(_logged(job))
-    tasks.add(task)
-    task.add_done_callback(tasks.discard)
-
-
-async def _logged(job: Awaitable[object]) -> None:
-    try:
-        await job
-    except Exception:
-        log.exception("sending an email failed; the queue will retry it")
+    app[SEND_JOBS].start(deliver(app, outbox_id))
 
 
 async def drain(app: web.Application) -> None:
     """Wait for every send under way (tests; a graceful shutdown)."""
-    while app.get(SEND_TASKS):
-        await asyncio.gather(*list(app[SEND_TASKS]), return_exceptions=True)
+    if SEND_JOBS in app:
+        await app[SEND_JOBS].drain()
 
 
 async def deliver_forever(app: web.Application, interval: float = 30.0) -> None:

@@ -33,6 +33,7 @@ from channels.inbox import InboxFull
 from channels.twilio_webhooks import Forbidden, forbidden, journal, twiml, verified_form
 from contact_center.api.common import path_id
 from contact_center.auth.roles import Access, Role
+from contact_center.background import BackgroundJobs
 from contact_center.customers.identity import normalise_phone
 from contact_center.db.models import Conversation, CustomerIdentity, Message, SmsOptOut
 from contact_center.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -44,7 +45,7 @@ log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
 api = EndpointTable("sms")
-MEDIA_TASKS = web.AppKey("sms_media_tasks", set)
+MEDIA_JOBS = web.AppKey("sms_media_jobs", BackgroundJobs)
 
 OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
 OPT_IN = frozenset({"START", "YES", "UNSTOP"})
@@ -141,7 +142,7 @@ async def _receive(app: web.Application, form: dict[str, str]) -> None:
     entries = media_entries(app, form)
     if entries and await _record_media(app, result.message_id, entries):
         if any(entry["status"] == "pending" for entry in entries):
-            _start(app, _fetch_media(app, result.conversation_id, result.message_id, entries))
+            app[MEDIA_JOBS].start(_fetch_media(app, result.conversation_id, result.message_id, entries))
 
 
 async def _status(request: web.Request, form: dict[str, str]) -> web.Response:
@@ -277,25 +278,9 @@ async def _fetch_media(
     )
 
 
-def _start(app: web.Application, job: Awaitable[None]) -> None:
-    """Run `job` in the background, kept until done so shutdown (or `drain`) can wait for it."""
-    tasks = app[MEDIA_TASKS]
-    task = asyncio.ensure_future(_logged(job))
-    tasks.add(task)
-    task.add_done_callback(tasks.discard)
-
-
-async def _logged(job: Awaitable[None]) -> None:
-    try:
-        await job
-    except Exception:
-        log.exception("fetching MMS media failed")
-
-
 async def drain(app: web.Application) -> None:
     """Wait for every media fetch under way (tests; a graceful shutdown)."""
-    while app[MEDIA_TASKS]:
-        await asyncio.gather(*list(app[MEDIA_TASKS]), return_exceptions=True)
+    await app[MEDIA_JOBS].drain()
 
 
 # sending ------------------------------------------------------------------------------------------------
@@ -445,11 +430,5 @@ async def reply(request: web.Request, body: SmsIn) -> dict[str, Any]:
 
 def attach(app: web.Application) -> Callable[[], None]:
     """Keep the media fetches under way; returns what stops them (await `drain` first to let them end)."""
-    tasks: set[asyncio.Future[None]] = set()
-    app[MEDIA_TASKS] = tasks
-
-    def stop() -> None:
-        for task in list(tasks):
-            task.cancel()
-
-    return stop
+    jobs = app[MEDIA_JOBS] = BackgroundJobs("fetching MMS media failed")
+    return jobs.cancel
