@@ -30,10 +30,11 @@ def _page_template() -> Template:
 
 
 def frame_policy(settings: Settings) -> str:
-    """The /chat page's Content-Security-Policy: the app's, with the embedding websites as frame-ancestors."""
+    """The /chat page's Content-Security-Policy: the app's, with the embedding websites as frame-ancestors and
+    blob: images (the chat's pictures are fetched with the visitor token and shown from blob: URLs)."""
     ancestors = " ".join(["'self'", *settings.chat_embed_origin_list])
     return (
-        "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+        "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; "
         f"frame-ancestors {ancestors}; base-uri 'self'; form-action 'self'"
     )
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import re
 import shutil
 import socket
+import struct
+import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from contact_center.app import create_app
 from contact_center.web.appkeys import CLOCK
+from tests.conftest import bearer
 from tests.integration.test_chat import Socket, accept, agent_ready, settle
 from tests.services import require
 
@@ -26,6 +30,21 @@ CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = Path(__file__).parents[2] / "docs" / "img" / "chat-widget.png"
 HOSTILE = "<b>bold</b><script>window.hacked=1</script>"
 TIMEOUT_MS = 5000
+
+
+def png(width: int, height: int) -> bytes:
+    """A real PNG (a blue-to-violet gradient), so the browser can decode and measure it."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(
+        b"\x00" + b"".join(bytes((47 + 75 * x // width, 111 - 35 * x // width, 237)) for x in range(width))
+        for _ in range(height)
+    )
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    body = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + body
 
 
 def chromium_problem() -> str | None:
@@ -310,3 +329,79 @@ async def test_a_refused_message_says_why_and_can_be_sent_again(live, staff, pag
     await page.get_by_role("button", name="Not sent. Retry").click()
     await expect(page.get_by_role("button", name="Not sent. Retry")).to_have_count(0)
     await expect(page.locator(".from-customer .bubble")).to_have_count(12)  # the first message and 11
+
+
+async def agent_message_with_files(agent: Socket) -> dict:
+    """The first message with files the agent's console received."""
+    for _ in range(200):
+        for message in agent.received["chat:message"]:
+            if message.get("files"):
+                return message
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"the agent got no file: {agent.received['chat:message']}")
+
+
+async def test_a_picture_the_customer_attaches_reaches_the_agent_and_opens_full_size(
+    live, staff, page, agent_socket
+):
+    from playwright.async_api import expect
+
+    picture = png(120, 80)
+    await agent_ready(live, staff)
+    await start_chat(page, live)
+    await agent_takes_the_chat(live, staff)
+    await page.get_by_role("button", name="Attach a file").focus()
+    async with page.expect_file_chooser() as chooser:  # the button works from the keyboard
+        await page.keyboard.press("Enter")
+    await (await chooser.value).set_files({"name": "parcel.png", "mimeType": "image/png", "buffer": picture})
+
+    thumbnail = page.get_by_role("button", name="Open the picture parcel.png full size")
+    await expect(thumbnail.locator("img")).to_have_attribute("src", re.compile(r"^blob:"))
+    assert await thumbnail.locator("img").evaluate("img => img.decode().then(() => img.naturalWidth)") == 120
+    await settle(live.server.app)
+    message = await agent_message_with_files(agent_socket)
+    [file] = message["files"]
+    assert (file["name"], file["type"], file["size"]) == ("parcel.png", "image/png", len(picture))
+    download = await live.get(file["url"], headers=bearer(staff["agent"]["token"]))
+    assert download.status == 200 and await download.read() == picture
+
+    await thumbnail.click()
+    viewer = page.get_by_role("dialog", name="parcel.png")
+    await expect(viewer).to_be_visible()
+    await expect(viewer.locator("img")).to_have_attribute("src", re.compile(r"^blob:"))
+    await page.keyboard.press("Escape")
+    await expect(viewer).to_be_hidden()
+    await expect(page.locator("#error")).to_be_hidden()
+
+
+async def test_a_text_file_is_offered_as_a_download_link(live, staff, page):
+    from playwright.async_api import expect
+
+    await agent_ready(live, staff)
+    await start_chat(page, live)
+    note = b"Order 1234\nDelivery address: 1 Main St\n"
+    await page.locator("#file-input").set_input_files(
+        {"name": "order <1234>.txt", "mimeType": "text/plain", "buffer": note}
+    )
+    link = page.get_by_role("link", name=re.compile(r"^Download order_1234\.txt"))
+    await expect(link).to_be_visible()
+    async with page.expect_download() as downloading:
+        await link.click()
+    download = await downloading.value
+    assert download.suggested_filename == "order_1234.txt"
+    assert await asyncio.to_thread(Path(await download.path()).read_bytes) == note
+
+
+async def test_a_file_of_a_refused_type_says_why_it_was_not_sent(live, staff, page):
+    from playwright.async_api import expect
+
+    await agent_ready(live, staff)
+    await start_chat(page, live)
+    program = b"MZ\x90\x00\x03\x00\x00\x00" + b"\xff" * 600
+    await page.locator("#file-input").set_input_files(
+        {"name": "setup.exe", "mimeType": "application/x-msdownload", "buffer": program}
+    )
+    await expect(page.get_by_role("alert")).to_have_text(
+        "setup.exe: We can only accept pictures (PNG, JPEG or GIF), PDF documents and plain text files."
+    )
+    await expect(page.locator("#messages .attachments")).to_have_count(0)  # nothing left "Sending…"

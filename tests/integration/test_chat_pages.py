@@ -25,6 +25,7 @@ async def test_the_chat_page_may_be_framed_only_by_ourselves_by_default(client):
     assert "frame-ancestors 'self';" in response.headers["Content-Security-Policy"]
     assert "X-Frame-Options" not in response.headers
     assert "script-src" not in response.headers["Content-Security-Policy"]  # default-src 'self' holds
+    assert "img-src 'self' data: blob:;" in response.headers["Content-Security-Policy"]  # the chat's pictures
     assert 'class="layout-page"' in await response.text()
 
 
@@ -38,6 +39,7 @@ async def test_the_listed_websites_may_frame_the_chat_page_and_no_other_page(emb
         other = await embedding_client.get(path)
         assert other.headers["X-Frame-Options"] == "DENY", path
         assert "frame-ancestors 'none'" in other.headers["Content-Security-Policy"], path
+        assert "blob:" not in other.headers["Content-Security-Policy"], path
 
 
 async def test_the_embed_script_and_the_widgets_files_are_served(client):

@@ -1,6 +1,7 @@
 "use strict";
 // The customers' chat widget: talks to the socket.io /chat namespace (docs/agent-protocol.md).
-// Every text a customer or an agent wrote is put on the page with textContent, never as HTML.
+// Every text a customer or an agent wrote (file names included) is put on the page with textContent, never as
+// HTML. Files go over HTTP with the visitor token in X-Chat-Token, and come back as blob: URLs.
 (function () {
   const TOKEN_KEY = "cc-chat-token";
   const TYPING_IDLE_MS = 2000;
@@ -13,6 +14,16 @@
     server_error: "Something went wrong on our side. Please try again.",
     timeout: "We could not reach the server. Check your connection and try again.",
   };
+  const FILE_ERRORS = {
+    type: "We can only accept pictures (PNG, JPEG or GIF), PDF documents and plain text files.",
+    too_large: "This file is too large to send.",
+    too_fast: "You are sending files a little too fast. Please wait a minute and try again.",
+    empty: "This file is empty.",
+    token: "We could not check your chat session. Please reload the page and try again.",
+    ended: "This chat has ended, so files can no longer be sent to it.",
+  };
+  const TOKEN_HEADER = "X-Chat-Token";
+  const IMAGE_TYPES = ["image/png", "image/jpeg", "image/gif"];
   const OFFLINE_REASONS = {
     closed: "We are closed at the moment.",
     no_agents: "All of our team are away just now.",
@@ -33,13 +44,16 @@
     agentTypingTimer: null,
     panelOpen: !embedded,
     unread: 0,
+    token: null, // also kept here: localStorage may be blocked in a website's frame
+    blobs: new Map(), // a file's url -> Promise of its blob: URL
   };
 
   // storage (may be unavailable, e.g. third-party frames with storage blocked) ---------------------------
   function loadToken() {
-    try { return window.localStorage.getItem(TOKEN_KEY); } catch (_) { return null; }
+    try { return window.localStorage.getItem(TOKEN_KEY) || state.token; } catch (_) { return state.token; }
   }
   function saveToken(token) {
+    state.token = token;
     try { window.localStorage.setItem(TOKEN_KEY, token); } catch (_) { /* this tab only */ }
   }
   function forgetToken() {
@@ -209,6 +223,7 @@
   function showConversation(answer) {
     if (state.conversationId !== answer.conversation_id) {
       state.messages.clear();
+      forgetBlobs();
       $("messages").replaceChildren();
       state.lastReadSent = 0;
       state.seenUpTo = 0;
@@ -249,12 +264,17 @@
   function renderMessage(message) {
     const item = document.createElement("li");
     item.className = "message from-" + (message.author === "customer" ? "customer" : message.author === "agent" ? "agent" : "system");
-    const bubble = document.createElement("div");
-    bubble.className = "bubble";
-    bubble.textContent = message.text; // never innerHTML: what people write is text
+    const files = message.files || [];
+    if (!files.length || !/^\[file\] /.test(message.text || "")) { // a file's own message says only its name
+      const bubble = document.createElement("div");
+      bubble.className = "bubble";
+      bubble.textContent = message.text; // never innerHTML: what people write is text
+      item.append(bubble);
+    }
+    if (files.length) item.append(renderFiles(files));
     const meta = document.createElement("div");
     meta.className = "meta";
-    item.append(bubble, meta);
+    item.append(meta);
     return item;
   }
 
@@ -377,6 +397,207 @@
   function autosize(box) {
     box.style.height = "auto";
     box.style.height = Math.min(box.scrollHeight, 140) + "px";
+  }
+
+  // files -----------------------------------------------------------------------------------------------
+  function renderFiles(files) {
+    const box = document.createElement("div");
+    box.className = "attachments";
+    for (const file of files) box.append(IMAGE_TYPES.includes(file.type) ? renderImage(file) : renderDocument(file));
+    return box;
+  }
+
+  function renderImage(file) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "thumb loading";
+    button.setAttribute("aria-label", "Open the picture " + file.name + " full size");
+    const img = document.createElement("img");
+    img.alt = file.name;
+    button.append(img);
+    blobUrl(file.url).then((href) => {
+      img.src = href;
+      button.classList.remove("loading");
+    }, () => {
+      button.classList.replace("loading", "broken");
+      button.disabled = true;
+      button.textContent = file.name + " (could not be loaded)";
+    });
+    button.addEventListener("click", async () => {
+      const href = await blobUrl(file.url).catch(() => null);
+      if (href) openViewer(file, href);
+    });
+    return button;
+  }
+
+  // a file's icon, name and size: in a download link, or in a plain box while it is being sent
+  function fileChip(tag, file) {
+    const chip = document.createElement(tag);
+    chip.className = "file-chip";
+    const icon = document.createElement("span");
+    icon.className = "file-icon";
+    icon.setAttribute("aria-hidden", "true");
+    icon.textContent = IMAGE_TYPES.includes(file.type) || /^image\//.test(file.type) ? "IMG"
+      : file.type === "application/pdf" ? "PDF" : file.type === "text/plain" ? "TXT" : "FILE";
+    const label = document.createElement("span");
+    label.className = "file-label";
+    const name = document.createElement("span");
+    name.className = "file-name";
+    name.textContent = file.name;
+    const size = document.createElement("span");
+    size.className = "file-size";
+    size.textContent = sizeOf(file.size);
+    label.append(name, size);
+    chip.append(icon, label);
+    return chip;
+  }
+
+  function renderDocument(file) {
+    const link = fileChip("a", file);
+    link.href = file.url;
+    link.download = file.name;
+    link.setAttribute("aria-label", "Download " + file.name + " (" + sizeOf(file.size) + ")");
+    link.addEventListener("click", async (event) => {
+      event.preventDefault(); // the plain URL needs our header: download the blob instead
+      try {
+        save(await blobUrl(file.url), file.name);
+      } catch (_) {
+        showError("We could not download " + file.name + ". Please try again.");
+      }
+    });
+    return link;
+  }
+
+  function save(href, name) {
+    const link = document.createElement("a");
+    link.href = href;
+    link.download = name;
+    link.hidden = true;
+    document.body.append(link);
+    link.click();
+    link.remove();
+  }
+
+  function sizeOf(bytes) {
+    if (bytes < 1024) return bytes + " B";
+    if (bytes < 1024 * 1024) return Math.round(bytes / 1024) + " KB";
+    return (bytes / 1024 / 1024).toFixed(1).replace(/\.0$/, "") + " MB";
+  }
+
+  // A file of the chat as a blob: URL, fetched once with the visitor token (no cookies: only the token counts).
+  function blobUrl(url) {
+    if (!state.blobs.has(url)) {
+      const href = fetch(url, { headers: { [TOKEN_HEADER]: loadToken() || "" }, credentials: "omit" })
+        .then((response) => {
+          if (!response.ok) throw new Error("HTTP " + response.status);
+          return response.blob();
+        })
+        .then((blob) => URL.createObjectURL(blob));
+      href.catch(() => state.blobs.delete(url)); // try again next time
+      state.blobs.set(url, href);
+    }
+    return state.blobs.get(url);
+  }
+
+  function forgetBlobs() {
+    for (const href of state.blobs.values()) href.then((h) => URL.revokeObjectURL(h), () => {});
+    state.blobs.clear();
+  }
+
+  function openViewer(file, href) {
+    const viewer = $("viewer");
+    $("viewer-name").textContent = file.name;
+    $("viewer-image").src = href;
+    $("viewer-image").alt = file.name;
+    $("viewer-download").href = href;
+    $("viewer-download").download = file.name;
+    viewer.showModal();
+    $("viewer-close").focus();
+  }
+  $("viewer-close").addEventListener("click", () => $("viewer").close());
+  $("viewer").addEventListener("click", (event) => { if (event.target === $("viewer")) $("viewer").close(); });
+  $("viewer").addEventListener("close", () => $("viewer-image").removeAttribute("src"));
+
+  // sending files: one at a time, each shown as "Sending…" until the server has it
+  $("attach").addEventListener("click", () => $("file-input").click());
+  $("file-input").addEventListener("change", async (event) => {
+    const chosen = Array.from(event.target.files || []);
+    event.target.value = ""; // the same file may be chosen again
+    showError("");
+    for (const file of chosen) await sendFile(file, null);
+  });
+
+  async function sendFile(file, item) {
+    if (!file.size) { showError(FILE_ERRORS.empty); return; }
+    item = item || pendingFile(file);
+    item.classList.remove("failed");
+    item.classList.add("pending");
+    item.querySelector(".meta").textContent = "Sending…";
+    const form = new FormData();
+    form.append("file", file, file.name);
+    let response, body = null;
+    try {
+      response = await fetch("/chat/files", {
+        method: "POST", body: form, headers: { [TOKEN_HEADER]: loadToken() || "" }, credentials: "omit",
+      });
+      body = await response.json().catch(() => null);
+    } catch (_) {
+      response = null;
+    }
+    if (response && response.status === 201 && body && body.message) {
+      const stored = state.messages.get("id:" + body.message.id); // the socket may have brought it first
+      if (stored) item.remove();
+      else state.messages.set("id:" + body.message.id, replaceWith(item, renderMessage(body.message)));
+      addMessage(body.message);
+      scrollToEnd();
+      return;
+    }
+    const problem = fileProblem(response, body && body.error && body.error.message);
+    showError(file.name + ": " + problem.text);
+    if (!problem.retry) { item.remove(); return; }
+    item.classList.replace("pending", "failed");
+    const meta = item.querySelector(".meta");
+    meta.replaceChildren();
+    const retry = document.createElement("button");
+    retry.type = "button";
+    retry.className = "link";
+    retry.textContent = "Not sent. Retry";
+    retry.addEventListener("click", () => { showError(""); sendFile(file, item); });
+    meta.append(retry);
+  }
+
+  function replaceWith(old, fresh) {
+    old.replaceWith(fresh);
+    return fresh;
+  }
+
+  function pendingFile(file) {
+    const item = renderMessage({ author: "customer", text: "" });
+    item.querySelector(".bubble").remove();
+    const box = document.createElement("div");
+    box.className = "attachments";
+    box.append(fileChip("div", { name: file.name, type: file.type, size: file.size }));
+    item.prepend(box);
+    $("messages").append(item);
+    scrollToEnd();
+    return item;
+  }
+
+  // What went wrong with an upload, in plain words, and whether sending it again may help.
+  function fileProblem(response, message) {
+    const said = message || "";
+    if (!response) return { text: ERRORS.timeout, retry: true };
+    if (response.status === 413) return { text: FILE_ERRORS.too_large, retry: false };
+    if (response.status === 403) return { text: FILE_ERRORS.token, retry: false };
+    if (response.status === 404) return { text: ERRORS.not_found, retry: false };
+    if (response.status === 409) return { text: FILE_ERRORS.ended, retry: false };
+    if (response.status === 429 || /too many/i.test(said)) return { text: FILE_ERRORS.too_fast, retry: true };
+    if (/only images/i.test(said)) return { text: FILE_ERRORS.type, retry: false };
+    const most = /at most (\d+) bytes/i.exec(said);
+    if (most) return { text: "This file is too large. Files can be up to " + sizeOf(Number(most[1])) + ".", retry: false };
+    if (/empty/i.test(said)) return { text: FILE_ERRORS.empty, retry: false };
+    if (response.status >= 500) return { text: ERRORS.server_error, retry: true };
+    return { text: said ? "This file could not be sent: " + said + "." : ERRORS.server_error, retry: false };
   }
 
   // what the server pushes
@@ -533,6 +754,6 @@
 
   $("minimise").addEventListener("click", () => tellParent({ type: "close" }));
   document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape") tellParent({ type: "close" });
+    if (event.key === "Escape" && !$("viewer").open) tellParent({ type: "close" }); // Escape closes the picture first
   });
 })();
