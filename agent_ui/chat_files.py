@@ -9,7 +9,7 @@ from channels import chat, chat_files
 from channels.chat_tokens import visitor_of
 from contact_center.auth.roles import Access, Role
 from contact_center.db.models import Conversation
-from contact_center.errors import InvalidInput, NotFound, PermissionDenied
+from contact_center.errors import InvalidInput, NotFound, PermissionDenied, RateLimited
 from contact_center.rate_limit import RateLimiter
 from contact_center.web.appkeys import CLOCK, SESSIONS, SETTINGS
 from contact_center.web.endpoints import declare_access, json_response
@@ -31,7 +31,7 @@ async def upload(request: web.Request) -> web.Response:
     if visitor is None:
         raise PermissionDenied(f"a valid {TOKEN_HEADER} header is required")
     if not request.app[UPLOADS].allow(visitor):
-        raise InvalidInput("too many files; wait a minute")
+        raise RateLimited("too many files; wait a minute")
     limit = request.app[SETTINGS].chat_max_attachment_bytes
     reader = await request.multipart()
     part = await reader.next()

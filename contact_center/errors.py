@@ -43,3 +43,10 @@ class PermissionDenied(DomainError):
 
     status = 403
     code = "forbidden"
+
+
+class RateLimited(DomainError):
+    """Too many requests of this kind from this caller for now; try again later."""
+
+    status = 429
+    code = "rate_limited"

@@ -386,3 +386,5 @@ async def test_files_are_checked_by_content_limited_and_shown_only_to_those_who_
     assert (await client.get(url, headers=bearer(staff["agent"]["token"]))).status == 200
     assert (await client.get(url, headers=bearer(staff["supervisor"]["token"]))).status == 200
     assert any(m["files"] for m in await customer.wait_for("message"))
+    statuses = [(await upload(client, token, f"n{n}.txt", b"note")).status for n in range(6)]
+    assert statuses == [201, 201, 429, 429, 429, 429]  # 5 a burst, and 3 attempts were made above
