@@ -262,6 +262,28 @@ async def test_an_engine_dropped_with_an_offer_outstanding_is_recovered_by_the_o
     ]
 
 
+async def test_a_queue_changed_by_another_process_rules_the_next_decision(new_store):
+    """Decisions keep queue configurations between calls; a change from any process must reach the next."""
+    clock = Clock()
+    (one, events), (other, _) = engine_on(new_store(), clock), engine_on(new_store(), clock)
+    await one.configure_queue(QueueConfig("billing", offer_timeout_seconds=20, wrap_up_seconds=0))
+    await one.register_agent(agent("ann"))
+    await one.set_presence("ann", Presence.AVAILABLE)
+    for task_id in ("t1", "t2", "t3"):
+        await one.submit(NewTask(task_id, "voice", "billing"))
+
+    def offers() -> list[RoutingEvent]:
+        return [e for e in events if e.kind == "task.offered"]
+
+    await one.accept(offers()[-1].data["reservation_id"])
+    await one.complete("t1")  # ann frees up: a decision for her gives her t2, under the 20 s timeout
+    assert (offers()[-1].task_id, offers()[-1].data["expires_at"]) == ("t2", clock.now + 20)
+    await one.accept(offers()[-1].data["reservation_id"])
+    await other.configure_queue(QueueConfig("billing", offer_timeout_seconds=45, wrap_up_seconds=0))
+    await one.complete("t2")
+    assert (offers()[-1].task_id, offers()[-1].data["expires_at"]) == ("t3", clock.now + 45)
+
+
 async def test_scripts_are_loaded_again_when_redis_lost_them(new_store):
     store = new_store()
     store.functions = False

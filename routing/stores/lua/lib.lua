@@ -11,10 +11,12 @@
 
 local ARG = 5
 -- Per call (set by begin): the key prefix, the time, the exclusive channels, the scan limit, the documents
--- read so far and the events so far. Nothing of the routing state outlives a call here: what a function
--- library keeps across calls are caches of decoded constants (EXCLUSIVE_SETS, KEY_JSON, DECODED,
--- PROFILES), keyed by the very text they were decoded from, so they can never be stale.
-local P, NOW_TEXT, NOW, EXCLUSIVE, SCAN_LIMIT, CACHE, EVENTS
+-- read so far, the events so far, and the queue configurations known from earlier calls (see
+-- know_queues). Nothing of the routing state outlives a call here: what a function library keeps across
+-- calls are caches of decoded constants (EXCLUSIVE_SETS, KEY_JSON, DECODED, PROFILES, HEAD_FIELDS), keyed
+-- by the very text they were decoded from, and the queue configurations, keyed by a token that every
+-- change of a queue renews, so none can be stale.
+local P, NOW_TEXT, NOW, EXCLUSIVE, SCAN_LIMIT, CACHE, EVENTS, QUEUES
 
 local EXCLUSIVE_SETS = {}  -- by their JSON text (there is one per configuration)
 
@@ -32,7 +34,7 @@ local function begin(args)
   SCAN_LIMIT = tonumber(args[4])
   -- Every document is read at most once per call and written through at once, so an operation sees its
   -- own writes and Redis holds them even if a later step fails.
-  CACHE, EVENTS = {}, {}
+  CACHE, EVENTS, QUEUES = {}, {}, nil
 end
 
 -- The documents of one kind read so far in this call (made on first use: most calls read two kinds).
@@ -281,14 +283,44 @@ local function res_of(id)
   return doc or nil
 end
 
+-- Queue configurations decoded by earlier calls, per store (prefix): valid while the store's queue token
+-- (the heads field '!queues', made anew by every put_queue) is the one this call read with the line
+-- heads, so a decision reads each configuration only after it changed. QUEUES is this call's (name ->
+-- config, or false), once the token is read.
+local KNOWN_QUEUES, KNOWN_COUNT = {}, 0
+
+local function know_queues(token)
+  if not token then  -- no queue configured since heads were kept: read as before
+    return
+  end
+  local known = KNOWN_QUEUES[P]
+  if not known or known.token ~= token then
+    if not known and KNOWN_COUNT >= 1000 then
+      KNOWN_QUEUES, KNOWN_COUNT = {}, 0
+    end
+    if not known then
+      KNOWN_COUNT = KNOWN_COUNT + 1
+    end
+    known = {token = token, configs = {}}
+    KNOWN_QUEUES[P] = known
+  end
+  QUEUES = known.configs
+end
+
 local function queue_of(name)
   local configs = cached('queue')
   local config = configs[name]
+  if config == nil and QUEUES then
+    config = QUEUES[name]
+  end
   if config == nil then
     local raw = redis.call('HGET', P .. 'queues', name)
     config = raw and decode(raw) or false
-    configs[name] = config
+    if QUEUES then
+      QUEUES[name] = config
+    end
   end
+  configs[name] = config
   return config or nil
 end
 
@@ -358,8 +390,13 @@ local function queue_target(name, config)
   return {queue = name, skills = skills, language = config.language}
 end
 
+-- Shared by every reader that finds nothing (no one declined, no task held): never changed.
+local NOTHING = {}
+
 local function declined(task)
-  if not task._declined then
+  if not task._declined and task.declined_by == '[]' then
+    task._declined = NOTHING
+  elseif not task._declined then
     local set = {}
     for _, agent_id in ipairs(decode(task.declined_by)) do
       set[agent_id] = true
@@ -407,6 +444,7 @@ local function profile(agent)
   return agent._profile
 end
 
+-- The agent's tasks (task id -> channel) to change: its own table, written back with put().
 local function agent_tasks(agent)
   if not agent._tasks then
     agent._tasks = cjson.decode(agent.tasks)
@@ -414,8 +452,16 @@ local function agent_tasks(agent)
   return agent._tasks
 end
 
+-- The agent's tasks to read only (an idle agent's decode nothing).
+local function held_tasks(agent)
+  if not agent._tasks and agent.tasks == '{}' then
+    return NOTHING
+  end
+  return agent_tasks(agent)
+end
+
 local function holds_nothing(agent)
-  return next(agent_tasks(agent)) == nil
+  return next(held_tasks(agent)) == nil
 end
 
 -- The ready set holds exactly the agents that are available with no open offer (MemoryStore._ready).
@@ -434,7 +480,7 @@ local function has_room(agent, channel)
     return false
   end
   local held, any = 0, false
-  for _, other in pairs(agent_tasks(agent)) do
+  for _, other in pairs(held_tasks(agent)) do
     any = true
     if EXCLUSIVE[other] then
       return false
@@ -506,7 +552,7 @@ local function pick_key(agent, strategy, wanted)
     for _, capacity in pairs(profile(agent).capacity) do
       total = total + capacity
     end
-    for _ in pairs(agent_tasks(agent)) do
+    for _ in pairs(held_tasks(agent)) do
       held = held + 1
     end
     if total == 0 then
@@ -957,32 +1003,28 @@ end
 -- looking at the first entry twice changes nothing. For an agent, `names` are its fit lines, and the same
 -- read says whether there are extra lines to add.
 local function scan(names, wanted, agent)
-  if SCAN_LIMIT < 1 then
+  if SCAN_LIMIT < 1 or (#names == 0 and not agent) then
     return nil
   end
-  local fields = {}
+  local fields, n = {}, #names
   for i, name in ipairs(names) do
     fields[i] = head_field(name)
   end
-  if agent then
-    fields[#fields + 1] = '!extra'
-  end
-  if #fields == 0 then
-    return nil
-  end
-  local heads = redis.call('HMGET', P .. 'heads', unpack(fields))
-  if agent and heads[#names + 1] ~= '0' then
+  fields[n + 1], fields[n + 2] = '!queues', '!extra'
+  local heads = redis.call('HMGET', P .. 'heads', unpack(fields, 1, agent and n + 2 or n + 1))
+  know_queues(heads[n + 1])
+  if agent and heads[n + 2] ~= '0' then
     local extra, all = extra_lines(agent, names), {}
     for i, name in ipairs(names) do
       all[i] = name
     end
     if #extra > 0 then
       for i, name in ipairs(extra) do
-        all[#names + i], fields[i] = name, head_field(name)
+        all[n + i], fields[i] = name, head_field(name)
       end
       local more = redis.call('HMGET', P .. 'heads', unpack(fields, 1, #extra))
       for i = 1, #extra do
-        heads[#names + i] = more[i]
+        heads[n + i] = more[i]
       end
     end
     names = all
@@ -1068,8 +1110,14 @@ local function reserve(task, agent, reservation_id)
     'agent_id', agent.id, 'created_at', NOW_TEXT, 'expires_at', expires_text, 'state', 'pending')
   redis.call('ZADD', P .. 'offer_due', expires_text, reservation_id)
   put_text(task, 'state', 'reserved', 'reservation_id', reservation_id)
-  agent_tasks(agent)[task.id] = task.channel
-  put_text(agent, 'offer', reservation_id, 'last_offered_at', NOW_TEXT, 'tasks', enc(agent._tasks))
+  local tasks
+  if not agent._tasks and agent.tasks == '{}' then  -- an idle agent: its first task, without cjson
+    tasks = '{' .. quote(task.id) .. ':' .. quote(task.channel) .. '}'
+  else
+    agent_tasks(agent)[task.id] = task.channel
+    tasks = enc(agent._tasks)
+  end
+  put_text(agent, 'offer', reservation_id, 'last_offered_at', NOW_TEXT, 'tasks', tasks)
   refresh_ready(agent)
   emit('task.offered', task.id, agent.id, task.queue, '{"reservation_id":' .. quote(reservation_id)
     .. ',"expires_at":' .. float_json(expires_text) .. ',"channel":' .. quote(task.channel) .. '}')
