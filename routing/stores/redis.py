@@ -39,13 +39,17 @@ prefix with a hash tag keeps a store on one node; Cluster itself is untested)
                                   entered with)
     task_ids               list   task ids in submission order (tasks())
     agent:<id>             hash   profile JSON, presence, away_reason, presence_since, idle_since,
-                                  tasks (JSON task -> channel), offer, missed_offers, last_offered_at
+                                  tasks (JSON task -> channel), offer, missed_offers, last_offered_at,
+                                  lines (JSON copy of fits:<agent>, read with the agent)
     agent_ids              list   agent ids in creation order (agents())
     res:<id>               hash   one reservation
     line:<queue>           zset   the queue's waiting tasks, all at score 0, members
                                   "<order key><16-digit seq>:<task id>": the order key (`order_key`, 20
                                   digits) sorts like policies.score, the seq keeps submission order among
                                   equal scores, as MemoryStore's (score, seq) entries
+    heads                  hash   "=<queue>" -> the line's first member ('' when empty), kept by every
+                                  line change; "!extra" -> '1' while open_lines or lenient_lines hold a
+                                  line, else '0'; "!queues" -> a token renewed by every put_queue
     line_names             set    every queue that has a line (configured, or named by a target)
     seq                    string counter of line entries
     ready                  set    agents available with no open offer
@@ -55,17 +59,29 @@ prefix with a hash tag keeps a store on one node; Cluster itself is untested)
     open_lines             set    lines requiring no skill
     lenient                hash   line -> entries asking less than their queue (WaitingLines' "lenient")
     lenient_lines          set    lines with lenient entries
-    offer_due              zset   reservation id by expiry
+    offer_due              zset   open reservation ids by expiry (an offer leaves when it closes)
     wrap_due               zset   task id by end of wrap-up
     deadlines              zset   "<16-digit version>:<task id>" by next escalation step / maximum wait
 
 Cost
-    An operation touches only the documents its decision needs. The lines an agent may serve come from one
-    SUNION (fits, open, lenient), as WaitingLines skips lines by skill; the line scan is a lazy k-way merge
-    that reads a line's next entry only when the merge needs it, bounded by MemoryStore.SCAN_LIMIT like
-    MemoryStore's; candidates for a task come from SINTER of the ready set and the rarest required skill.
-    `tick()` handles at most `tick_budget` due entries per call and calls again while more are due, so no
-    single call blocks Redis for long.
+    An operation touches only the documents its decision needs, and every Redis command inside a call
+    costs a few microseconds, so the decision for a freed agent (the hot path) is eight: the agent (HMGET,
+    with its fit lines), the heads of those lines with the two flags (HMGET), the first task (HMGET), then
+    the reservation, its expiry, the task, the agent and the ready set. The lines an agent may serve are
+    its fit lines, plus (only while the extra flag is set) the open and lenient lines, as WaitingLines
+    skips lines by skill; when the first entry does not fit, the line scan is a lazy k-way merge that reads
+    a line's next entry only when the merge needs it, bounded by MemoryStore.SCAN_LIMIT like MemoryStore's;
+    candidates for a task come from SINTER of the ready set and the rarest required skill. Queue
+    configurations decoded by one call serve the next ones while the "!queues" token read with the heads
+    is unchanged (put_queue renews it with the server's time and a counter, so it never repeats). `tick()`
+    handles at most `tick_budget` due entries per call and calls again while more are due, so no single call
+    blocks Redis for long.
+
+Versions
+    Processes on one prefix must run the same version of this store: the Lua code keeps indexes (heads,
+    lines, the flags) that an older version would not maintain. A store written before heads and lines
+    existed still reads correctly (a missing head is read from its line, a missing lines field from
+    fits:<agent>, a missing flag counts as set).
 
 Limits
     Task attributes must be JSON (tuples come back as lists). Nothing is ever expired or deleted, as in
