@@ -5,7 +5,9 @@ among the 10,000 waiting (priority, then age) and reserves it atomically. The lo
 agent finishes, the decision gives them their next task, they accept, and a new contact arrives.
 
 For Redis the same loop runs on the Redis store, and beside it a plain sequential EVALSHA loop of a trivial
-script with the same client: the physical limit of one round trip per decision.
+script with the same client: the physical limit of one round trip per decision. Before measuring, the function
+libraries of other versions of the store are deleted from that Redis (RedisStore.drop_other_versions), as an
+operator does once an upgrade is complete.
 
     python bench/routing.py --json                       # both stores
     python bench/routing.py --store memory --decisions 50000
@@ -159,6 +161,8 @@ async def run_redis(args: argparse.Namespace) -> dict[str, Any]:
     prefix = f"bench:routing:{uuid.uuid4().hex}:"
     try:
         store = RedisStore(client, prefix=prefix)
+        # Libraries of earlier versions (left by earlier runs of the code) would slow every call: see docs.
+        log(f"  dropped {len(await store.drop_other_versions())} function libraries of other versions")
         result = await measure(store, args.agents, args.skills, args.tasks, args.decisions, args.seed)
         log("  measuring the bare EVALSHA loop")
         baseline = await evalsha_baseline(client, args.decisions)

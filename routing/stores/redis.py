@@ -93,6 +93,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
@@ -175,6 +176,7 @@ def library_source(name: str) -> str:
 
 # The library's name carries a digest of its code: processes running different versions never mix them.
 LIBRARY = "routing_" + _sha1(library_source(""))[:16]
+VERSIONED_LIBRARY = re.compile(r"routing_[0-9a-f]{16}")
 SCRIPTS = {operation: script_source(operation) for operation in OPERATIONS}
 
 
@@ -215,6 +217,26 @@ class RedisStore:
         if self.functions is False:
             for operation, text in SCRIPTS.items():
                 self._shas[operation] = _text(await self.redis.script_load(text))
+
+    async def drop_other_versions(self) -> list[str]:
+        """Delete the function libraries of other versions of this store (routing_<digest>); their names.
+
+        For operators once every process runs this version: Redis keeps every library ever loaded, with
+        the caches its code holds, and a larger Lua heap makes every function call slower (more garbage
+        collection). A process still on another version would load its library again on its next call.
+        """
+        dropped = []
+        for entry in await self.redis.function_list(library="routing_*"):
+            fields = entry if isinstance(entry, dict) else dict(zip(entry[::2], entry[1::2], strict=True))
+            name = _text(fields.get(b"library_name", fields.get("library_name")))
+            if name == LIBRARY or not VERSIONED_LIBRARY.fullmatch(name):
+                continue
+            try:
+                await self.redis.function_delete(name)
+            except ResponseError:  # deleted meanwhile by another process
+                continue
+            dropped.append(name)
+        return dropped
 
     # configuration ------------------------------------------------------------------------------------------
 

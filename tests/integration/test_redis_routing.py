@@ -306,6 +306,19 @@ async def test_the_function_library_is_loaded_when_redis_lacks_it(new_store, mon
         await store.redis.function_delete(library)
 
 
+async def test_libraries_of_other_versions_are_dropped_and_this_one_kept(new_store):
+    store = new_store()
+    other = "routing_" + secrets.token_hex(8)  # as an earlier version of the code would have named its own
+    await store.redis.function_load(
+        f"#!lua name={other}\nredis.register_function('{other}_noop', function() return 1 end)"
+    )
+    await store.put_queue(QueueConfig("billing"))
+    assert other in await store.drop_other_versions()
+    assert not await store.redis.function_list(library=other)
+    await store.put_queue(QueueConfig("tech"))  # this version's library is still there
+    assert [q.name for q in await store.queues()] == ["billing", "tech"]
+
+
 # the Redis store does what the in-memory store does, step for step ------------------------------------------
 
 QUEUES = [
