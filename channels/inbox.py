@@ -11,7 +11,9 @@ On disk: append-only segments of JSON lines (`<first sequence>.jsonl`) and `done
 handled. Writes are grouped: every `put` waiting while one write is under way goes into the next, with one
 fsync for all of them. A torn line at the end of a segment (a crash in mid-write, never acknowledged) is
 skipped. A payload whose handler fails for another reason than storage is a bug or bad input: it is logged,
-kept in `failed.jsonl`, and passed over so it does not hold up the others.
+kept in `failed.jsonl`, and passed over so it does not hold up the others. Answers come first: while a
+webhook is being answered (`answer()`), the worker stores at most one payload every 20 ms, so a burst is
+acknowledged at once and stored in the gaps (`waiting` and the `cc_inbox_waiting` gauge show the backlog).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 
 STORAGE_ERRORS = (SQLAlchemyError, OSError, asyncio.TimeoutError, ConnectionError)
 SEGMENT_ENTRIES = 10_000
+BUSY_PAUSE_SECONDS = 0.02  # while webhooks are being answered, store at most one payload per pause
 FIRST_RETRY_SECONDS = 0.5
 LONGEST_RETRY_SECONDS = 30.0
 
@@ -87,6 +90,7 @@ class Inbox:
         self._lock: int | None = None
         self.stored = 0
         self.failed = 0
+        self.answering = 0  # webhooks being answered now: storing gives way to them
 
     # lifecycle ---------------------------------------------------------------------------------------
 
@@ -188,6 +192,15 @@ class Inbox:
         os.fsync(descriptor)
         self._segment = (first, count + len(entries), descriptor)
 
+    @contextlib.contextmanager
+    def answer(self) -> Iterator[None]:
+        """Around the answer to a webhook: while any is under way, storing slows down to give way."""
+        self.answering += 1
+        try:
+            yield
+        finally:
+            self.answering -= 1
+
     # handling ----------------------------------------------------------------------------------------
 
     def wake(self) -> None:
@@ -220,6 +233,8 @@ class Inbox:
                 await self._arrived.wait()
                 continue
             await self._resumed.wait()
+            if self.answering:  # answers first: a burst is acknowledged now and stored in the gaps
+                await asyncio.sleep(BUSY_PAUSE_SECONDS)
             entry = self._waiting[0]
             try:
                 await self.handler(entry.kind, entry.form, entry.received_at)

@@ -30,7 +30,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from channels import sms_media
 from channels.inbox import InboxFull
-from channels.twilio_webhooks import Forbidden, forbidden, journal, twiml, verified_form
+from channels.twilio_webhooks import INBOX, Forbidden, forbidden, journal, twiml, verified_form
 from contact_center.api.common import path_id
 from contact_center.auth.roles import Access, Role
 from contact_center.background import BackgroundJobs
@@ -84,7 +84,8 @@ async def _answer(request: web.Request, handler: Handler) -> web.Response:
     except Forbidden as exc:
         return forbidden(str(exc))
     try:
-        return await handler(request, form)
+        with request.app[INBOX].answer():
+            return await handler(request, form)
     except (InboxFull, *STORAGE_ERRORS):
         log.exception("SMS webhook %s could not be kept", request.path)
         return web.Response(status=503, text="storage unavailable, try again\n", content_type="text/plain")

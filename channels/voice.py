@@ -34,6 +34,7 @@ from channels import voice_twiml as tw
 from channels.callers import Callers
 from channels.ivr import Ivr, Language, Option, load_ivr
 from channels.twilio_webhooks import (
+    INBOX,
     Forbidden,
     forbidden,
     idempotency_key,
@@ -80,6 +81,10 @@ def webhook(path: str, *, replay: bool = False) -> Callable[[Handler], Handler]:
         @routes.post(path)
         @declare_access(Access.PUBLIC)
         async def handle(request: web.Request) -> web.Response:
+            with request.app[INBOX].answer():
+                return await _handle(request)
+
+        async def _handle(request: web.Request) -> web.Response:
             try:
                 form = await verified_form(request)
             except Forbidden as exc:

@@ -151,3 +151,16 @@ async def test_two_processes_cannot_share_one_inbox(tmp_path):
     await inbox.close()
     again = await opened(tmp_path, Recorder())  # free once the first one closed
     await again.close()
+
+
+async def test_while_webhooks_are_being_answered_storing_gives_way(tmp_path):
+    handler = Recorder()
+    inbox = await opened(tmp_path, handler)
+    with inbox.answer():
+        await inbox.put("sms", {"id": "1"}, 1.0)
+        for _ in range(5):
+            await asyncio.sleep(0)  # the loop turns, the worker waits for a gap
+        assert handler.ids() == []
+    assert await inbox.settled() == 0
+    assert handler.ids() == ["1"]
+    await inbox.close()
