@@ -1,8 +1,9 @@
 """Who is calling: the caller's first name and language by phone number, for the greeting.
 
 The first answer to a call must not wait on intake, so the greeting looks the caller up with one indexed
-query and keeps the answer for a minute (also when the number is unknown). A name changed meanwhile is
-heard at the caller's next call after that minute.
+query and keeps the answer (also when the number is unknown). A change to a customer's name, language or
+identities through the API publishes `customer.changed`, which empties the cache in every process; what
+changes otherwise (an import) is heard at the latest after `KEPT_SECONDS`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from contact_center.db.engine import READ_ONLY
 from contact_center.db.models import Customer, CustomerIdentity
 from contact_center.errors import InvalidInput
 
-KEPT_SECONDS = 60.0
+KEPT_SECONDS = 600.0
 MOST_KEPT = 50_000
 
 
@@ -52,6 +53,10 @@ class Callers:
         while len(self._kept) > MOST_KEPT:
             self._kept.popitem(last=False)
         return caller
+
+    def forget_all(self) -> None:
+        """Drop everything kept (a customer changed)."""
+        self._kept.clear()
 
     async def _find(self, phone: str) -> Caller | None:
         try:

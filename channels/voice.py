@@ -48,6 +48,7 @@ from channels.twilio_webhooks import (
 from contact_center.auth.roles import Access
 from contact_center.db.models import Conversation, Customer, Ticket, VoiceCall
 from contact_center.errors import Conflict, InvalidInput, NotFound
+from contact_center.events import Event
 from contact_center.intake import InboundContact
 from contact_center.web.appkeys import CLOCK, EVENTS, INTAKE, ROUTING, SESSIONS, SETTINGS
 from contact_center.web.endpoints import declare_access
@@ -526,14 +527,21 @@ def _int(value: str | None, default: int) -> int:
 
 
 def attach(app: web.Application) -> Callable[[], None]:
-    """Load the IVR, look callers up, forget old webhook receipts hourly; returns what undoes it."""
+    """Load the IVR, look callers up (forgetting them when a customer changes), forget old webhook
+    receipts hourly; returns what undoes it."""
     settings = app[SETTINGS]
     app[IVR] = load_ivr(settings.ivr_file)
-    app[CALLERS] = Callers(app[SESSIONS], app[CLOCK], settings.default_region)
+    callers = app[CALLERS] = Callers(app[SESSIONS], app[CLOCK], settings.default_region)
     housekeeper = asyncio.create_task(_housekeeping(app))
+
+    async def customer_changed(_: Event) -> None:
+        callers.forget_all()
+
+    unsubscribe = app[EVENTS].subscribe("customer.changed", customer_changed)
 
     def stop() -> None:
         housekeeper.cancel()
+        unsubscribe()
 
     return stop
 

@@ -27,7 +27,7 @@ from contact_center.customers.search import fuzzy_name_search
 from contact_center.customers.view360 import customer_360, customer_summary, order_summary
 from contact_center.db.models import Customer
 from contact_center.errors import InvalidInput
-from contact_center.web.appkeys import CUSTOMERS, SESSIONS
+from contact_center.web.appkeys import CUSTOMERS, EVENTS, SESSIONS
 from contact_center.web.endpoints import EndpointTable
 
 api = EndpointTable("customers")
@@ -107,6 +107,7 @@ async def create_customer(request: web.Request, body: CustomerIn) -> dict[str, A
     async with request.app[SESSIONS].begin() as db:
         customer = await records.create_customer(db, ctx, body, caller_id(request))
         customer = await records.get_customer(db, customer.id)
+    await changed(request, customer.id, "created")
     return customer_json(customer)
 
 
@@ -115,6 +116,11 @@ async def get_customer(request: web.Request) -> dict[str, Any]:
     """Read one."""
     async with request.app[SESSIONS]() as db:
         return customer_json(await records.get_customer(db, path_id(request)))
+
+
+async def changed(request: web.Request, customer_id: int, change: str) -> None:
+    """Tell every process a customer's name, language or identities changed (caches drop what they kept)."""
+    await request.app[EVENTS].publish("customer.changed", {"customer_id": customer_id, "change": change})
 
 
 @api.patch(
@@ -126,6 +132,7 @@ async def update_customer(request: web.Request, body: CustomerPatch) -> dict[str
     async with request.app[SESSIONS].begin() as db:
         await records.update_customer(db, ctx, path_id(request), body, caller_id(request))
         customer = await records.get_customer(db, path_id(request))
+    await changed(request, customer.id, "updated")
     return customer_json(customer)
 
 
@@ -168,6 +175,7 @@ async def add_identity(request: web.Request, body: IdentityIn) -> dict[str, Any]
         row = await records.add_identity(
             db, request.app[CUSTOMERS], path_id(request), body, caller_id(request)
         )
+    await changed(request, path_id(request), "identity_added")
     return {
         "id": row.id,
         "kind": row.kind,
@@ -189,6 +197,7 @@ async def remove_identity(request: web.Request) -> None:
         await records.remove_identity(
             db, request.app[CUSTOMERS], path_id(request), path_id(request, "identity_id"), caller_id(request)
         )
+    await changed(request, path_id(request), "identity_removed")
 
 
 @api.post("/api/customers/{id}/notes", access=Access.AGENT, body=NoteIn, status=201, summary="Add a note")
@@ -305,6 +314,7 @@ async def merge_customers(request: web.Request, body: MergeIn) -> dict[str, Any]
             actor_id=caller_id(request),
             force=body.force,
         )
+    await changed(request, body.merged_id, "merged")
     return merge_json(record)
 
 
@@ -320,6 +330,7 @@ async def undo_merge(request: web.Request) -> dict[str, Any]:
         record = await merge.undo_merge(
             db, request.app[CUSTOMERS], path_id(request), actor_id=caller_id(request)
         )
+    await changed(request, record.merged_id, "unmerged")
     return merge_json(record)
 
 

@@ -142,19 +142,23 @@ async def test_the_same_call_twice_is_one_conversation(twilio_client):
     assert await count(app, Message) == 1
 
 
-async def test_a_known_caller_is_greeted_by_name(twilio_client, staff):
-    response = await twilio_client.post(
-        "/api/customers",
-        json={
-            "display_name": "Alice Smith",
-            "given_name": "Alice",
-            "identities": [{"kind": "phone", "value": CALLER}],
-        },
-        headers=bearer(staff["agent"]["token"]),
-    )
-    assert response.status == 201, await response.text()
-    root = await post(twilio_client, "/twilio/voice", CallSid="CA5", From=CALLER, To=OUR_NUMBER)
-    assert "Hello again, Alice." in "".join(say.text or "" for say in root.iter("Say"))
+async def test_a_known_caller_is_greeted_by_name_as_it_is_now(twilio_client, staff):
+    def said(root) -> str:
+        return "".join(say.text or "" for say in root.iter("Say"))
+
+    app, agent = twilio_client.app, bearer(staff["agent"]["token"])
+    first = await post(twilio_client, "/twilio/voice", CallSid="CA4", From=CALLER, To=OUR_NUMBER)
+    assert "Hello again" not in said(first)  # a new caller: a customer without a name, kept so
+    async with app[SESSIONS]() as db:
+        customer_id = (await db.execute(select(Conversation.customer_id))).scalar_one()
+    for n, name in enumerate(("Alice", "Alicia"), 5):
+        renamed = await twilio_client.patch(
+            f"/api/customers/{customer_id}", json={"given_name": name}, headers=agent
+        )
+        assert renamed.status == 200, await renamed.text()
+        await app[EVENTS].drain()
+        root = await post(twilio_client, "/twilio/voice", CallSid=f"CA{n}", From=CALLER, To=OUR_NUMBER)
+        assert f"Hello again, {name}." in said(root)
 
 
 async def test_speech_picks_an_option_and_a_complaint_raises_priority(twilio_client):
