@@ -30,12 +30,12 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from channels import sms_media
 from channels.inbox import InboxFull
-from channels.twilio_webhooks import INBOX, Forbidden, forbidden, journal, twiml, verified_form
+from channels.twilio_webhooks import INBOX, Forbidden, forbidden, journal, remember, twiml, verified_form
 from contact_center.api.common import path_id
 from contact_center.auth.roles import Access, Role
 from contact_center.background import BackgroundJobs
 from contact_center.customers.identity import normalise_phone
-from contact_center.db.models import Conversation, CustomerIdentity, Message, SmsOptOut
+from contact_center.db.models import Conversation, CustomerIdentity, Message, SmsOptOut, WebhookReceipt
 from contact_center.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from contact_center.intake import InboundContact
 from contact_center.web.appkeys import CLOCK, EVENTS, INTAKE, SESSIONS, SETTINGS, TWILIO
@@ -69,6 +69,7 @@ STATUS_RANK = {
     "read": 5,
 }
 STORAGE_ERRORS = (SQLAlchemyError, OSError, asyncio.TimeoutError)
+EARLY_STATUS = "sms-status-early|"  # a receipt key: a status that came before its message was stored
 
 Handler = Callable[[web.Request, dict[str, str]], Awaitable[web.Response]]
 
@@ -163,7 +164,10 @@ async def store_status(app: web.Application, form: dict[str, str], at: datetime)
     async with app[SESSIONS].begin() as db:
         query = select(Message).where(Message.channel == "sms", Message.external_id == sid)
         message = (await db.execute(query.with_for_update())).scalar_one_or_none()
-        if message is None or STATUS_RANK[new] <= STATUS_RANK.get(message.delivery_status or "", -1):
+        if message is None:  # the status came before our reply was stored: kept for it
+            await remember(db, f"{EARLY_STATUS}{sid}|{new}", new, app[CLOCK].now())
+            return
+        if STATUS_RANK[new] <= STATUS_RANK.get(message.delivery_status or "", -1):
             return
         message.delivery_status = new
     await app[EVENTS].publish(
@@ -354,6 +358,9 @@ async def _store_sent(
 ) -> Message:
     now = app[CLOCK].now()
     async with app[SESSIONS].begin() as db:
+        early = select(WebhookReceipt.response).where(WebhookReceipt.key.startswith(f"{EARLY_STATUS}{sid}|"))
+        statuses = [str(status)] if status else []
+        statuses += [s for s in (await db.execute(early)).scalars() if s in STATUS_RANK]
         message = Message(
             conversation_id=conversation_id,
             channel="sms",
@@ -363,7 +370,7 @@ async def _store_sent(
             body=body,
             external_id=sid,
             created_at=now,
-            delivery_status=str(status) if status else None,
+            delivery_status=max(statuses, key=lambda s: STATUS_RANK.get(s, -1)) if statuses else None,
             media=[],
         )
         db.add(message)

@@ -156,6 +156,21 @@ async def test_status_callbacks_move_the_delivery_status_forward_only(twilio_cli
     assert unknown.status in (200, 204)
 
 
+async def test_a_status_that_comes_before_the_reply_is_stored_is_kept_for_it(twilio_client, twilio, staff):
+    app = twilio_client.app
+    await inbound(twilio_client, "SM1")
+    conversation_id = await assign(app, staff["agent"]["id"])
+    next_sid = f"SM{1:032d}"  # the stand-in's first message sid: Twilio may call back that fast
+    for status in ("sent", "delivered"):
+        response = await signed_post(
+            twilio_client, "/twilio/sms/status", {"MessageSid": next_sid, "MessageStatus": status}
+        )
+        assert response.status == 204
+    sent = await reply(twilio_client, staff["agent"]["token"], conversation_id)
+    assert (await sent.json())["external_id"] == next_sid
+    assert (await messages(app))[-1].delivery_status == "delivered"
+
+
 async def test_only_the_assigned_agent_or_a_supervisor_may_reply(twilio_client, staff):
     app = twilio_client.app
     await inbound(twilio_client, "SM1")
