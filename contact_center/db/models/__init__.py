@@ -1,5 +1,6 @@
 """All tables; importing this module registers every model on Base.metadata."""
 
+from contact_center.db.models.console import CannedReply, KnowledgeArticle, KnowledgeCategory, WrapUpCode
 from contact_center.db.models.conversations import Conversation, Message, RoutingEventRecord, Ticket
 from contact_center.db.models.customers import (
     Customer,
@@ -19,6 +20,7 @@ from contact_center.db.models.users import ApiToken, AuditEntry, Session, Skill,
 __all__ = [
     "ApiToken",
     "AuditEntry",
+    "CannedReply",
     "Conversation",
     "Customer",
     "CustomerEvent",
@@ -28,6 +30,8 @@ __all__ = [
     "CustomerSearchKey",
     "EmailOutbox",
     "EmailSuppression",
+    "KnowledgeArticle",
+    "KnowledgeCategory",
     "Message",
     "Order",
     "OrderItem",
@@ -43,4 +47,5 @@ __all__ = [
     "UserSkill",
     "VoiceCall",
     "WebhookReceipt",
+    "WrapUpCode",
 ]

@@ -39,6 +39,11 @@ class Conversation(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     wait_seconds: Mapped[float | None] = mapped_column(Float)
     handle_seconds: Mapped[float | None] = mapped_column(Float)
+    disposition: Mapped[str | None] = mapped_column(String(64))
+    contact_reason: Mapped[str | None] = mapped_column(String(64))
+    wrap_up_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    wrapped_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    wrapped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_conversations_customer_activity", "customer_id", "last_activity_at"),)
 
