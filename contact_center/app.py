@@ -17,7 +17,9 @@ from channels.inbox import Inbox, InboxCollector
 from channels.twilio_client import close_client, rest_client
 from channels.twilio_webhooks import INBOX
 from contact_center.api import auth as auth_api
+from contact_center.api import console as console_api
 from contact_center.api import customers as customers_api
+from contact_center.api import knowledge as knowledge_api
 from contact_center.api import openapi
 from contact_center.api import routing as routing_api
 from contact_center.api import users as users_api
@@ -84,6 +86,8 @@ def create_app(
         customers_api.api,
         users_api.api,
         routing_api.api,
+        console_api.api,
+        knowledge_api.api,
         voice_control.api,
         sms.api,
         email_channel.api,
