@@ -1,33 +1,41 @@
-"""The agents' socket.io namespace /agent (the first events of it: chat; docs/agent-protocol.md).
+"""The agents' socket.io namespace /agent: the console's events in both directions (docs/agent-protocol.md).
 
 A socket is accepted only for a logged-in user: the session cookie of the console, or `auth={"token":
-<API token>}`. Each user's sockets share the room `agent-<id>`, so every open tab gets the same events.
-An agent may write only in conversations assigned to them; supervisors and admins anywhere.
+<API token>}`. Each user's sockets share the room `agent-<id>`, so every open tab gets the same events, and
+each new socket is sent the agent's whole `state`, so a console that reconnects is up to date at once.
+An agent may write only in conversations assigned to them; supervisors and admins anywhere. The handlers
+stay thin: routing, the channels and agent_work do the work.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import socketio
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from agent_ui.realtime import SIO, mine
+from agent_ui import agent_views, agent_work
+from agent_ui.agent_presence import ConsolePresence
 from channels import chat
 from contact_center.auth import sessions as auth_sessions
 from contact_center.auth.roles import Role
+from contact_center.customers.view360 import customer_360
 from contact_center.db.models import Conversation, User
 from contact_center.errors import DomainError, InvalidInput, NotFound, PermissionDenied
-from contact_center.events import Event
 from contact_center.rate_limit import RateLimiter
-from contact_center.web.appkeys import CLOCK, EVENTS, ROUTING, SESSIONS
+from contact_center.web.appkeys import CLOCK, CUSTOMERS, ROUTING, SESSIONS
 from contact_center.web.middlewares import SESSION_COOKIE
+from routing.model import Presence
 
 log = logging.getLogger(__name__)
 
 NAMESPACE = "/agent"
+CONSOLES = web.AppKey("console_presence", ConsolePresence)
+Session = dict[str, Any]
+M = TypeVar("M", bound=BaseModel)
 
 
 def room(user_id: int) -> str:
@@ -35,13 +43,80 @@ def room(user_id: int) -> str:
     return f"agent-{user_id}"
 
 
+class PresenceIn(BaseModel):
+    """Available, away with a reason code, or offline."""
+
+    model_config = ConfigDict(extra="forbid")
+    state: Presence
+    reason: str | None = Field(default=None, max_length=64)
+
+
+class OfferIn(BaseModel):
+    """An offer made to the agent."""
+
+    model_config = ConfigDict(extra="forbid")
+    reservation_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+
+
+class ConversationIn(BaseModel):
+    """A conversation the event is about."""
+
+    model_config = ConfigDict(extra="forbid")
+    conversation_id: int
+
+
+class TypingIn(ConversationIn):
+    """The agent started or stopped typing."""
+
+    typing: bool = False
+
+
+class ReadIn(ConversationIn):
+    """The agent has seen the customer's messages up to `message_id`."""
+
+    message_id: int
+
+
+class TaskIn(BaseModel):
+    """A task the agent holds."""
+
+    model_config = ConfigDict(extra="forbid")
+    task_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+
+
+class TransferIn(TaskIn):
+    """To a queue or to an agent, with a note for them."""
+
+    queue: str | None = Field(default=None, max_length=64)
+    agent_id: int | None = Field(default=None, ge=1)
+    note: str = Field(default="", max_length=2000)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> TransferIn:
+        if (self.queue is None) == (self.agent_id is None):
+            raise ValueError("give either queue or agent_id")
+        return self
+
+
+def parse(model: type[M], data: Any) -> M:
+    """The payload as `model`, or InvalidInput naming the first problem."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "payload"
+        raise InvalidInput(f"{where}: {error['msg']}") from None
+
+
 class AgentNamespace(socketio.AsyncNamespace):
-    """Agents' events; the work is done by the channels and the core."""
+    """Agents' events; the work is done by routing, the channels and the core."""
 
     def __init__(self, app: web.Application) -> None:
         super().__init__(NAMESPACE)
         self.app = app
         self.limiter = RateLimiter(app[CLOCK], per_second=10, burst=30)
+
+    # connection -------------------------------------------------------------------------------------
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         """Accept a socket of a logged-in user (session cookie or API token); refuse anyone else."""
@@ -50,68 +125,191 @@ class AgentNamespace(socketio.AsyncNamespace):
             raise socketio.exceptions.ConnectionRefusedError("log in first")
         await self.save_session(sid, {"user_id": user.id, "role": user.role})
         await self.enter_room(sid, room(user.id))
+        await self.app[CONSOLES].opened(user.id, sid)
+        self.server.start_background_task(self._send_state, sid, user)
 
     async def on_disconnect(self, sid: str, *_: Any) -> None:
-        """Forget the socket's rate limit."""
+        """Forget the socket; the agent's grace period starts when it was their last."""
         self.limiter.forget(sid)
+        session = await self.get_session(sid)
+        if session:
+            await self.app[CONSOLES].closed(session["user_id"], sid)
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        """Events are named `offer:accept` etc. on the wire; their handlers `on_offer_accept`."""
+        return await super().trigger_event(event.replace(":", "_"), *args)
+
+    # client events ------------------------------------------------------------------------------------
+
+    async def on_state(self, sid: str, data: Any = None) -> dict[str, Any]:
+        """`state` {}: everything the console shows."""
+        return await self._answer(sid, data, self._state)
+
+    async def on_presence_set(self, sid: str, data: Any = None) -> dict[str, Any]:
+        """`presence:set` {state, reason?}."""
+        return await self._answer(sid, data, self._presence)
+
+    async def on_offer_accept(self, sid: str, data: Any = None) -> dict[str, Any]:
+        """`offer:accept` {reservation_id}: the conversation is the agent's."""
+        return await self._answer(sid, data, self._accept)
+
+    async def on_offer_reject(self, sid: str, data: Any = None) -> dict[str, Any]:
+        """`offer:reject` {reservation_id}: the contact goes to the next agent."""
+        return await self._answer(sid, data, self._reject)
+
+    async def on_conversation_open(self, sid: str, data: Any = None) -> dict[str, Any]:
+        """`conversation:open` {conversation_id}: its summary, transcript and the customer's screen-pop."""
+        return await self._answer(sid, data, self._open)
+
+    async def on_reply(self, sid: str, data: Any = None) -> dict[str, Any]:
+        """`reply` {conversation_id, text, subject?, cc?, quote?}: through the conversation's channel."""
+        return await self._answer(sid, data, self._reply)
+
+    async def on_note_add(self, sid: str, data: Any = None) -> dict[str, Any]:
+        """`note:add` {conversation_id, text}: an internal note."""
+        return await self._answer(sid, data, self._note)
+
+    async def on_typing(self, sid: str, data: Any = None) -> dict[str, Any]:
+        """`typing` {conversation_id, typing}: shown to a chat customer."""
+        return await self._answer(sid, data, self._typing)
+
+    async def on_read(self, sid: str, data: Any = None) -> dict[str, Any]:
+        """`read` {conversation_id, message_id}: the chat customer sees their messages were read."""
+        return await self._answer(sid, data, self._read)
+
+    async def on_task_complete(self, sid: str, data: Any = None) -> dict[str, Any]:
+        """`task:complete` {task_id}: the contact ends; wrap-up starts."""
+        return await self._answer(sid, data, self._complete)
+
+    async def on_wrapup_submit(self, sid: str, data: Any = None) -> dict[str, Any]:
+        """`wrapup:submit` {task_id, disposition, reason?, note?, ticket?}: wrap-up done."""
+        return await self._answer(sid, data, self._wrap_up)
+
+    async def on_task_transfer(self, sid: str, data: Any = None) -> dict[str, Any]:
+        """`task:transfer` {task_id, queue | agent_id, note?}."""
+        return await self._answer(sid, data, self._transfer)
 
     async def on_chat_send(self, sid: str, data: Any = None) -> dict[str, Any]:
-        """`chat:send` {conversation_id, text}: a message to the customer of a chat."""
-        return await self._answer(sid, data, self._send)
+        """`chat:send` {conversation_id, text}: `reply` for chats (kept for older clients)."""
+        return await self._answer(sid, data, self._reply)
 
     async def on_chat_typing(self, sid: str, data: Any = None) -> dict[str, Any]:
-        """`chat:typing` {conversation_id, typing}: shown to the customer."""
+        """`chat:typing`: as `typing`."""
         return await self._answer(sid, data, self._typing)
 
     async def on_chat_read(self, sid: str, data: Any = None) -> dict[str, Any]:
-        """`chat:read` {conversation_id, message_id}: the customer sees their messages were read."""
+        """`chat:read`: as `read`."""
         return await self._answer(sid, data, self._read)
 
-    async def trigger_event(self, event: str, *args: Any) -> Any:
-        """Events are named `chat:send` etc. on the wire; their handlers `on_chat_send`."""
-        return await super().trigger_event(event.replace(":", "_"), *args)
+    # the work -----------------------------------------------------------------------------------------
 
-    async def _send(self, session: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
-        conversation_id = await self._held(session, data)
-        text = data.get("text")
-        if not isinstance(text, str):
-            raise InvalidInput("text: a string is required")
-        message = await chat.agent_writes(self.app, conversation_id, session["user_id"], text)
-        return {"message": chat.message_json(message)}
+    async def _state(self, session: Session, data: dict[str, Any]) -> dict[str, Any]:
+        return await agent_views.state_view(self.app, await self._session_user(session))
 
-    async def _typing(self, session: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
-        conversation_id = await self._held(session, data)
-        await chat.typing(self.app, conversation_id, "agent", bool(data.get("typing")))
+    async def _presence(self, session: Session, data: dict[str, Any]) -> dict[str, Any]:
+        body = parse(PresenceIn, data)
+        routing = self.app[ROUTING]
+        await routing.set_presence(session["user_id"], body.state, body.reason)
+        view = await routing.agent_view(session["user_id"])
+        agent = await routing.engine.store.get_agent(str(session["user_id"]))
+        return {"presence": agent_views.presence_view(view["presence"], view["reason"], agent.presence_since)}
+
+    async def _accept(self, session: Session, data: dict[str, Any]) -> dict[str, Any]:
+        body = parse(OfferIn, data)
+        routing = self.app[ROUTING]
+        task = await routing.accept(session["user_id"], body.reservation_id)
+        await routing.flush()  # the conversation row says who holds it before we read it
+        conversation = await agent_views.conversation_summary(self.app, task.attributes["conversation_id"])
+        return {"conversation": conversation}
+
+    async def _reject(self, session: Session, data: dict[str, Any]) -> dict[str, Any]:
+        body = parse(OfferIn, data)
+        await self.app[ROUTING].reject(session["user_id"], body.reservation_id)
         return {}
 
-    async def _read(self, session: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
-        conversation_id = await self._held(session, data)
-        message_id = data.get("message_id")
-        if not isinstance(message_id, int) or isinstance(message_id, bool):
-            raise InvalidInput("message_id: an integer is required")
-        await chat.mark_read(self.app, conversation_id, "agent", message_id)
+    async def _open(self, session: Session, data: dict[str, Any]) -> dict[str, Any]:
+        body = parse(ConversationIn, data)
+        summary = await agent_views.conversation_summary(self.app, body.conversation_id)
+        if summary is None:
+            raise NotFound(f"no conversation {body.conversation_id}")
+        async with self.app[SESSIONS]() as db:
+            messages = await agent_views.transcript(db, body.conversation_id)
+            customer = await customer_360(db, self.app[CUSTOMERS], summary["customer_id"])
+        return {"conversation": summary, "messages": messages, "customer": customer}
+
+    async def _reply(self, session: Session, data: dict[str, Any]) -> dict[str, Any]:
+        body = parse(agent_work.ReplyIn, data)
+        await self._held(session, body.conversation_id)
+        message = await agent_work.reply(self.app, session["user_id"], body)
+        return {"message": agent_views.message_view(message)}
+
+    async def _note(self, session: Session, data: dict[str, Any]) -> dict[str, Any]:
+        body = parse(agent_work.NoteIn, data)
+        await self._held(session, body.conversation_id)
+        note = await agent_work.add_note(self.app, session["user_id"], body)
+        return {"message": agent_views.message_view(note)}
+
+    async def _typing(self, session: Session, data: dict[str, Any]) -> dict[str, Any]:
+        body = parse(TypingIn, data)
+        if await self._held(session, body.conversation_id) == "chat":
+            await chat.typing(self.app, body.conversation_id, "agent", body.typing)
         return {}
 
-    async def _held(self, session: dict[str, Any], data: dict[str, Any]) -> int:
-        """The conversation the event is about, when this user may act in it."""
-        conversation_id = data.get("conversation_id")
-        if not isinstance(conversation_id, int) or isinstance(conversation_id, bool):
-            raise InvalidInput("conversation_id: an integer is required")
-        supervising = session["role"] in (Role.SUPERVISOR, Role.ADMIN)
+    async def _read(self, session: Session, data: dict[str, Any]) -> dict[str, Any]:
+        body = parse(ReadIn, data)
+        if await self._held(session, body.conversation_id) == "chat":
+            await chat.mark_read(self.app, body.conversation_id, "agent", body.message_id)
+        return {}
+
+    async def _complete(self, session: Session, data: dict[str, Any]) -> dict[str, Any]:
+        body = parse(TaskIn, data)
+        await self.app[ROUTING].complete(session["user_id"], body.task_id, supervisor=_supervising(session))
+        return {}
+
+    async def _wrap_up(self, session: Session, data: dict[str, Any]) -> dict[str, Any]:
+        body = parse(agent_work.WrapUpIn, data)
+        done = await agent_work.wrap_up(self.app, session["user_id"], body, supervisor=_supervising(session))
+        await self.app[ROUTING].flush()
+        conversation = await agent_views.conversation_summary(self.app, done.conversation_id)
+        return {
+            "conversation": conversation,
+            "ticket": {"id": done.ticket_id, "reference": f"T-{done.ticket_id}"} if done.ticket_id else None,
+        }
+
+    async def _transfer(self, session: Session, data: dict[str, Any]) -> dict[str, Any]:
+        body = parse(TransferIn, data)
+        await self.app[ROUTING].transfer(
+            session["user_id"],
+            body.task_id,
+            queue=body.queue,
+            agent_id=body.agent_id,
+            note=body.note,
+            supervisor=_supervising(session),
+        )
+        return {}
+
+    # helpers ------------------------------------------------------------------------------------------
+
+    async def _held(self, session: Session, conversation_id: int) -> str:
+        """The channel of the conversation, when this user may act in it."""
         for attempt in range(2):
             async with self.app[SESSIONS]() as db:
                 conversation = await db.get(Conversation, conversation_id)
             if conversation is None:
                 raise NotFound(f"no conversation {conversation_id}")
-            if conversation.agent_id == session["user_id"] or supervising:
-                return conversation_id
+            if conversation.agent_id == session["user_id"] or _supervising(session):
+                return conversation.channel
             if attempt == 0:  # the agent may have just accepted: let routing store what it decided
                 await self.app[ROUTING].flush()
         raise PermissionDenied("this conversation is not assigned to you")
 
-    async def _answer(self, sid: str, data: Any, work: Callable[..., Any]) -> dict[str, Any]:
+    async def _answer(
+        self, sid: str, data: Any, work: Callable[[Session, dict[str, Any]], Awaitable[dict[str, Any]]]
+    ) -> dict[str, Any]:
         if not self.limiter.allow(sid):
             return {"ok": False, "error": "rate_limited", "message": "too many events; slow down"}
+        if data is None:
+            data = {}
         if not isinstance(data, dict):
             return {"ok": False, "error": "invalid", "message": "the payload must be an object"}
         try:
@@ -122,6 +320,20 @@ class AgentNamespace(socketio.AsyncNamespace):
             log.exception("agent event failed")
             return {"ok": False, "error": "server_error", "message": "something went wrong on our side"}
         return {"ok": True, **result}
+
+    async def _send_state(self, sid: str, user: User) -> None:
+        try:
+            state = await agent_views.state_view(self.app, user)
+        except DomainError:
+            return  # a user routing does not know (an admin): the console asks when it needs to
+        await self.emit("state", state, to=sid)
+
+    async def _session_user(self, session: Session) -> User:
+        async with self.app[SESSIONS]() as db:
+            user = await db.get(User, session["user_id"])
+        if user is None:
+            raise NotFound("your user no longer exists")
+        return user
 
     async def _user(self, environ: dict[str, Any], auth: Any) -> User | None:
         now = self.app[CLOCK].now()
@@ -137,40 +349,5 @@ class AgentNamespace(socketio.AsyncNamespace):
         return None
 
 
-def attach(app: web.Application) -> Callable[[], None]:
-    """Register /agent and push chat events to the assigned agent's sockets."""
-    server = app[SIO]
-    server.register_namespace(AgentNamespace(app))
-
-    async def to_agent(event_name: str, event: Event, payload: dict[str, Any]) -> None:
-        if not mine(app, event):
-            return
-        agent_id = event.payload.get("agent_id")
-        if "agent_id" not in event.payload:  # the publisher did not know: look it up
-            async with app[SESSIONS]() as db:
-                conversation = await db.get(Conversation, event.payload["conversation_id"])
-            agent_id = conversation.agent_id if conversation is not None else None
-        if agent_id is not None:
-            await server.emit(event_name, payload, room=room(agent_id), namespace=NAMESPACE)
-
-    async def on_message(event: Event) -> None:
-        await to_agent("chat:message", event, event.payload["message"])
-
-    async def on_typing(event: Event) -> None:
-        if event.payload["who"] == "customer":
-            await to_agent("chat:typing", event, event.payload)
-
-    async def on_read(event: Event) -> None:
-        if event.payload["who"] == "customer":
-            await to_agent("chat:read", event, event.payload)
-
-    async def on_ended(event: Event) -> None:
-        await to_agent("chat:ended", event, event.payload)
-
-    stops = [
-        app[EVENTS].subscribe("chat.message", on_message),
-        app[EVENTS].subscribe("chat.typing", on_typing),
-        app[EVENTS].subscribe("chat.read", on_read),
-        app[EVENTS].subscribe("chat.ended", on_ended),
-    ]
-    return lambda: [stop() for stop in stops]
+def _supervising(session: Session) -> bool:
+    return session["role"] in (Role.SUPERVISOR, Role.ADMIN)

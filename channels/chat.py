@@ -578,5 +578,10 @@ async def _visitors_conversation(db: AsyncSession, visitor: str, conversation_id
 
 
 async def _chat_messages(db: AsyncSession, conversation_id: int) -> list[Message]:
-    query = select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
+    """What the customer may see of the chat: every message but the agents' internal notes."""
+    query = (
+        select(Message)
+        .where(Message.conversation_id == conversation_id, Message.direction != "internal")
+        .order_by(Message.id)
+    )
     return list((await db.execute(query)).scalars())

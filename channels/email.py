@@ -10,7 +10,7 @@ retrying with backoff. See docs/email.md.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -68,9 +68,16 @@ async def reply_by_email(request: web.Request, body: EmailIn) -> dict[str, Any]:
 
 
 async def send_reply(
-    app: web.Application, conversation_id: int, author_id: int, body: str, subject: str | None = None
+    app: web.Application,
+    conversation_id: int,
+    author_id: int,
+    body: str,
+    subject: str | None = None,
+    *,
+    cc: Sequence[str] = (),
 ) -> Message:
-    """Store an agent's reply in the outbound queue and start sending it; Conflict when it cannot go."""
+    """Store an agent's reply in the outbound queue and start sending it (to the customer and `cc`);
+    Conflict when it cannot go."""
     if not body.strip():
         raise InvalidInput("the message is empty")
     settings = app[SETTINGS]
@@ -97,6 +104,7 @@ async def send_reply(
             now=now,
             in_reply_to=target.get("in_reply_to"),
             references=target.get("references", []),
+            cc=cc,
         )
     email_outbound.start_delivery(app, row.id)
     await app[EVENTS].publish(

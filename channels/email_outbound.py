@@ -11,7 +11,9 @@ by moving its next attempt forward (a lease), so two processes never send the sa
 from __future__ import annotations
 
 import asyncio
+import email
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from email import utils as email_utils
 from email.message import EmailMessage
@@ -58,11 +60,14 @@ def compose(
     in_reply_to: str | None = None,
     references: list[str] | None = None,
     automatic: bool = False,
+    cc: Sequence[str] = (),
 ) -> EmailMessage:
     """A plain-text email from our address, with our signed Message-ID and the thread's headers."""
     message = EmailMessage(policy=SMTP_POLICY)
     message["From"] = settings.email_address
     message["To"] = to
+    if cc:
+        message["Cc"] = ", ".join(cc)
     message["Subject"] = subject
     message["Date"] = email_utils.format_datetime(now)
     message["Message-ID"] = message_id
@@ -91,6 +96,7 @@ async def queue_email(
     now: datetime,
     in_reply_to: str | None,
     references: list[str],
+    cc: Sequence[str] = (),
 ) -> tuple[Message, EmailOutbox]:
     """Store an outbound email as a message of the conversation and a row of the queue (caller commits)."""
     message_id = make_message_id(settings.signing_key(), conversation_id, settings.message_id_domain)
@@ -104,6 +110,7 @@ async def queue_email(
         in_reply_to=in_reply_to,
         references=references,
         automatic=kind == AUTO_ANSWER_KIND,
+        cc=cc,
     )
     message = Message(
         conversation_id=conversation_id,
@@ -116,7 +123,13 @@ async def queue_email(
         created_at=now,
         delivery_status="queued",
         media=[],
-        attributes={"to": to, "subject": subject, "message_id": message_id, "in_reply_to": in_reply_to},
+        attributes={
+            "to": to,
+            "subject": subject,
+            "message_id": message_id,
+            "in_reply_to": in_reply_to,
+            **({"cc": list(cc)} if cc else {}),
+        },
     )
     db.add(message)
     await db.flush()
@@ -275,12 +288,17 @@ async def deliver(app: web.Application, outbox_id: int) -> str:
 
 
 async def _send(settings: Settings, sender: str, recipient: str, mime: str) -> tuple[str | None, bool]:
-    """Hand the message to the relay: (None, False) when it took it, else (the error, whether permanent)."""
+    """Hand the message to the relay: (None, False) when it took it, else (the error, whether permanent).
+
+    The recipients are the queue row's address and the message's Cc header."""
+    copied = [
+        address for _, address in email_utils.getaddresses(email.message_from_string(mime).get_all("Cc", []))
+    ]
     try:
         await aiosmtplib.send(
             mime.encode("utf-8"),
             sender=sender,
-            recipients=[recipient],
+            recipients=[recipient, *[a for a in copied if a and a != recipient]],
             hostname=settings.smtp_relay_host,
             port=settings.smtp_relay_port,
             username=settings.smtp_relay_user or None,

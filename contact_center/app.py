@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from agent_ui import agent_namespace, chat_files, chat_namespace, chat_pages, realtime
+from agent_ui import agent_pushes, chat_files, chat_namespace, chat_pages, realtime
 from agent_ui.realtime import SIO
 from channels import email as email_channel
 from channels import sms, voice, voice_control
@@ -206,7 +206,7 @@ async def _email(app: web.Application) -> AsyncIterator[None]:
 
 async def _realtime(app: web.Application) -> AsyncIterator[None]:
     """The socket.io namespaces (/chat, /agent) and their pushes of bus events."""
-    stops = [chat_namespace.attach(app), agent_namespace.attach(app)]
+    stops = [chat_namespace.attach(app), agent_pushes.attach(app)]
     yield
     for stop in stops:
         stop()

@@ -114,6 +114,15 @@ class Intake:
             # A concurrent request stored the same message, or created this new customer first (their
             # identity is taken): the second attempt finds what the other one stored.
             stored, hints = await self._store(contact, on_stored)
+        if not stored.duplicate:
+            await self.bus.publish(
+                "message.received",
+                {
+                    "channel": contact.channel,
+                    "conversation_id": stored.conversation_id,
+                    "message_id": stored.message_id,
+                },
+            )
         if hints is None or not contact.route:
             return stored
         conversation_id, task_id = stored.conversation_id, stored.task_id

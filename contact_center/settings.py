@@ -100,6 +100,12 @@ class Settings(BaseSettings):
     )
     chat_messages_per_minute: int = Field(default=30, ge=1, description="Messages a chat socket may send.")
     chat_starts_per_hour: int = Field(default=20, ge=1, description="Chats one address may start per hour.")
+    agent_grace_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="How long an agent whose last console closed stays logged in (a reload is no log-off).",
+    )
     chat_embed_origins: str = Field(
         default="",
         description="Comma-separated origins of websites that may frame the /chat page; empty = none.",
@@ -185,8 +191,10 @@ class Settings(BaseSettings):
     def _check_chat_embed_origins(cls, value: str) -> str:
         for item in _split(value):
             parts = urlsplit(item)
-            if parts.scheme not in {"http", "https"} or not parts.netloc or item.rstrip("/") != (
-                f"{parts.scheme}://{parts.netloc}"
+            if (
+                parts.scheme not in {"http", "https"}
+                or not parts.netloc
+                or item.rstrip("/") != (f"{parts.scheme}://{parts.netloc}")
             ):
                 raise ValueError(f"{item!r} is not an origin such as https://www.example.com")
         return value

@@ -25,7 +25,7 @@ from contact_center.errors import Conflict, NotFound, PermissionDenied
 from contact_center.events import EventBus
 from contact_center.routing_service.config import ROUTED_ROLES, agent_profile, queue_config
 from routing.engine import NewTask, RoutingEngine
-from routing.model import Presence, RoutingEvent, Task
+from routing.model import Presence, RoutingEvent, Task, TaskState
 from routing.stats import LiveStatistics
 from routing.store import Conflict as RoutingConflict
 from routing.store import RoutingError, RoutingStore
@@ -225,6 +225,17 @@ class RoutingService:
         """The agent is done with after-contact work."""
         await self._own_task(user_id, task_id, supervisor)
         await self._guard(self.engine.end_wrap_up(task_id))
+
+    async def finish(self, user_id: int, task_id: str, *, supervisor: bool = False) -> None:
+        """Take the contact to its end whatever step it is at: complete it if it is still assigned, end
+        its wrap-up if wrapping, nothing if the wrap-up timer already ended it."""
+        await self._own_task(user_id, task_id, supervisor)
+        task = await self._guard(self.engine.store.get_task(task_id))
+        if task.state is TaskState.ASSIGNED:
+            await self._guard(self.engine.complete(task_id))
+            task = await self._guard(self.engine.store.get_task(task_id))
+        if task.state is TaskState.WRAPPING:
+            await self._guard(self.engine.end_wrap_up(task_id))
 
     async def transfer(
         self,

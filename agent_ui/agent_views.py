@@ -1,0 +1,206 @@
+"""What the console is sent: conversation summaries, messages, offers with the screen-pop, the agent's state.
+
+Plain JSON-ready dictionaries; the shapes are documented in docs/agent-protocol.md.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contact_center.customers.view360 import customer_360
+from contact_center.db.models import Conversation, Customer, Message, User
+from contact_center.web.appkeys import CUSTOMERS, ROUTING, SESSIONS, SETTINGS
+from routing.store import RoutingError
+
+HELD_STATES = ("assigned", "wrapping")
+TRANSCRIPT_LENGTH = 200
+
+
+def iso(moment: datetime | float | None) -> str | None:
+    """ISO 8601 of a datetime or of seconds since the epoch."""
+    if moment is None:
+        return None
+    if isinstance(moment, int | float):
+        moment = datetime.fromtimestamp(moment, UTC)
+    return moment.isoformat()
+
+
+def message_view(message: Message) -> dict[str, Any]:
+    """A message of any channel as the console shows it."""
+    return {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "channel": message.channel,
+        "direction": message.direction,
+        "author_kind": message.author_kind,
+        "author_id": message.author_id,
+        "body": message.body,
+        "created_at": iso(message.created_at),
+        "delivery_status": message.delivery_status,
+        "media": message.media,
+        "attributes": message.attributes,
+    }
+
+
+def conversation_view(
+    conversation: Conversation, customer_name: str, wrap_up_until: float | None = None
+) -> dict[str, Any]:
+    """A conversation summary (a tab of the workspace)."""
+    return {
+        "id": conversation.id,
+        "channel": conversation.channel,
+        "status": conversation.status,
+        "subject": conversation.subject,
+        "snippet": conversation.snippet,
+        "customer_id": conversation.customer_id,
+        "customer_name": customer_name,
+        "agent_id": conversation.agent_id,
+        "queue": conversation.queue,
+        "task_id": conversation.task_id,
+        "routing_state": conversation.routing_state,
+        "language": conversation.language,
+        "complaint": conversation.complaint,
+        "started_at": iso(conversation.started_at),
+        "answered_at": iso(conversation.answered_at),
+        "wrap_up_until": iso(wrap_up_until),
+        "disposition": conversation.disposition,
+        "contact_reason": conversation.contact_reason,
+    }
+
+
+async def conversation_summary(app: web.Application, conversation_id: int) -> dict[str, Any] | None:
+    """The summary of one conversation read now (None when it does not exist)."""
+    async with app[SESSIONS]() as db:
+        row = (
+            await db.execute(
+                select(Conversation, Customer.display_name)
+                .join(Customer, Customer.id == Conversation.customer_id)
+                .where(Conversation.id == conversation_id)
+            )
+        ).first()
+    if row is None:
+        return None
+    return conversation_view(row[0], row[1], await _wrap_up_until(app, row[0].task_id))
+
+
+async def conversation_of_task(db: AsyncSession, task_id: str) -> Conversation | None:
+    """The conversation a routing task belongs to."""
+    return (
+        await db.execute(select(Conversation).where(Conversation.task_id == task_id))
+    ).scalar_one_or_none()
+
+
+async def transcript(db: AsyncSession, conversation_id: int) -> list[dict[str, Any]]:
+    """The last messages of a conversation, oldest first (internal notes included)."""
+    rows = (
+        await db.execute(
+            select(Message)
+            .where(Message.conversation_id == conversation_id)
+            .order_by(Message.id.desc())
+            .limit(TRANSCRIPT_LENGTH)
+        )
+    ).scalars()
+    return [message_view(m) for m in reversed(list(rows))]
+
+
+async def offer_view(app: web.Application, event: dict[str, Any]) -> dict[str, Any] | None:
+    """The `offer` of a `routing.task.offered` event: the task, its conversation and the screen-pop."""
+    data = event["data"]
+    async with app[SESSIONS]() as db:
+        conversation = await conversation_of_task(db, event["task_id"])
+        if conversation is None:
+            return None
+        pop = await customer_360(db, app[CUSTOMERS], conversation.customer_id)
+    offered_at = datetime.fromisoformat(event["at"]).timestamp()
+    expires_at = float(data.get("expires_at") or offered_at)
+    return {
+        "reservation_id": data["reservation_id"],
+        "task_id": event["task_id"],
+        "conversation_id": conversation.id,
+        "channel": conversation.channel,
+        "queue": event.get("queue"),
+        "priority": conversation.priority,
+        "offered_at": iso(offered_at),
+        "expires_at": iso(expires_at),
+        "timeout_seconds": round(max(0.0, expires_at - offered_at), 1),
+        "conversation": conversation_view(conversation, pop["customer"]["display_name"]),
+        "customer": pop,
+        "transfer_note": await _transfer_note(app, event["task_id"]),
+    }
+
+
+async def state_view(app: web.Application, user: User) -> dict[str, Any]:
+    """Everything a console needs to draw itself: presence, the open offer, the conversations held."""
+    routing = app[ROUTING]
+    view = await routing.agent_view(user.id)
+    offers = []
+    if view["offer"]:
+        offer = await _open_offer(app, view["offer"])
+        if offer is not None:
+            offers.append(offer)
+    async with app[SESSIONS]() as db:
+        rows = (
+            await db.execute(
+                select(Conversation, Customer.display_name)
+                .join(Customer, Customer.id == Conversation.customer_id)
+                .where(Conversation.agent_id == user.id, Conversation.routing_state.in_(HELD_STATES))
+                .order_by(Conversation.answered_at)
+            )
+        ).all()
+    agent = await routing.engine.store.get_agent(str(user.id))
+    settings = app[SETTINGS]
+    return {
+        "agent": {"id": user.id, "name": user.display_name, "role": user.role},
+        "presence": presence_view(view["presence"], view["reason"], agent.presence_since),
+        "offers": offers,
+        "conversations": [
+            conversation_view(row[0], row[1], await _wrap_up_until(app, row[0].task_id)) for row in rows
+        ],
+        "capacity": agent.profile.capacity,
+        "twilio_voice": bool(settings.twilio_enabled and settings.twilio_twiml_app_sid),
+    }
+
+
+def presence_view(state: str, reason: str | None, since: float) -> dict[str, Any]:
+    """The `presence` payload."""
+    return {"state": state, "reason": reason, "since": iso(since)}
+
+
+async def _open_offer(app: web.Application, reservation_id: str) -> dict[str, Any] | None:
+    store = app[ROUTING].engine.store
+    try:
+        reservation = await store.get_reservation(reservation_id)
+        task = await store.get_task(reservation.task_id)
+    except RoutingError:
+        return None
+    event = {
+        "task_id": task.id,
+        "queue": task.queue,
+        "at": iso(reservation.created_at),
+        "data": {"reservation_id": reservation.id, "expires_at": reservation.expires_at},
+    }
+    return await offer_view(app, event)
+
+
+async def _transfer_note(app: web.Application, task_id: str) -> str | None:
+    try:
+        task = await app[ROUTING].engine.store.get_task(task_id)
+    except RoutingError:
+        return None
+    transfers = [step for step in task.history if "from_agent" in step]  # not escalations or fallbacks
+    return (transfers[-1].get("note") or None) if transfers else None
+
+
+async def _wrap_up_until(app: web.Application, task_id: str | None) -> float | None:
+    if task_id is None:
+        return None
+    try:
+        task = await app[ROUTING].engine.store.get_task(task_id)
+    except RoutingError:
+        return None
+    return task.wrap_up_until
