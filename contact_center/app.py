@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from agent_ui import agent_pushes, chat_files, chat_namespace, chat_pages, realtime
+from agent_ui import agent_pushes, chat_files, chat_namespace, chat_pages, console_pages, realtime
 from agent_ui.realtime import SIO
 from channels import email as email_channel
 from channels import sms, voice, voice_control
@@ -98,6 +98,7 @@ def create_app(
     app.router.add_routes(openapi.routes)
     app.router.add_routes(pages.routes)
     app.router.add_routes(chat_pages.routes)
+    app.router.add_routes(console_pages.routes)
     for channel in (voice, sms):
         app.router.add_routes(channel.routes)
     realtime.attach(app, realtime.create_server(settings))
