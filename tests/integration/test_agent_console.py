@@ -3,10 +3,13 @@ every tab, accept, reply, notes, wrap-up, transfer, and the grace period after a
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 import socketio
 from sqlalchemy import select
 
+from agent_ui.agent_namespace import CONSOLES
 from agent_ui.agent_pushes import sweep
 from contact_center.auth.sessions import issue_token
 from contact_center.db.models import Conversation, Message, Ticket, WrapUpCode
@@ -52,6 +55,17 @@ async def agent_socket(client, sockets, staff, who: str = "agent") -> Socket:  #
     socket = await sockets(client, "/agent", auth={"token": staff[who]["token"]})
     await socket.wait_for("state")
     return socket
+
+
+async def closed(socket: Socket, app, agent_id: int) -> None:
+    """Close a console and wait until the server has counted it gone (a disconnect is handled async)."""
+    await socket.close()
+    consoles = app[CONSOLES]
+    for _ in range(200):
+        if await consoles.sockets.count(agent_id, consoles.clock.now().timestamp()) == 0:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the server still counts the closed console")
 
 
 async def available(socket: Socket) -> None:
@@ -263,7 +277,9 @@ async def test_a_reload_keeps_the_agent_and_leaving_hands_the_offer_on(console, 
     [offer] = await agent.wait_for("offer")
     assert (await agent.call("offer:accept", {"reservation_id": offer["reservation_id"]}))["ok"]
 
-    await agent.close()  # a reload: the socket goes, a new one comes within the grace period
+    await closed(
+        agent, app, staff["agent"]["id"]
+    )  # a reload: the socket goes, a new one comes within the grace period
     clock.advance(seconds=20)
     assert await sweep(app) == []
     reloaded = await agent_socket(console, sockets, staff)
@@ -273,7 +289,9 @@ async def test_a_reload_keeps_the_agent_and_leaving_hands_the_offer_on(console, 
     clock.advance(seconds=60)
     assert await sweep(app) == []  # connected again: nothing to do
 
-    await reloaded.close()  # really gone, with a second customer's contact offered to them
+    await closed(
+        reloaded, app, staff["agent"]["id"]
+    )  # really gone, with a second customer's contact offered to them
     second = await sms_contact(console, "Another question", external_id="SMother", phone="+14155550199")
     view = await app[ROUTING].agent_view(staff["agent"]["id"])
     assert view["offer"]

@@ -1,0 +1,88 @@
+"""The agent console scaled out: two app processes on the real Redis; the agent's socket on one, the contact
+arriving on the other; consoles counted across processes for the grace period, also when a process dies."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import redis.asyncio as aioredis
+
+from agent_ui.agent_presence import LEASE_SECONDS, RedisSockets
+from agent_ui.agent_pushes import sweep
+from contact_center.app import create_app
+from contact_center.intake import InboundContact
+from contact_center.web.appkeys import INTAKE, ROUTING
+from tests.conftest import another_process, bearer
+from tests.integration.test_agent_console import available, closed
+from tests.integration.test_app_redis import cleanup_redis, redis_settings  # noqa: F401  (fixtures)
+from tests.integration.test_chat import settle, sockets  # noqa: F401  (a fixture)
+from tests.services import REDIS_URL
+
+pytestmark = pytest.mark.redis
+
+
+async def test_an_offer_made_on_one_process_rings_on_the_other(
+    aiohttp_client,
+    redis_settings,  # noqa: F811
+    cleanup_redis,  # noqa: F811
+    staff,
+    sockets,  # noqa: F811
+    clock,
+):
+    first = await aiohttp_client(create_app(redis_settings, clock=clock, tick_interval=None))
+    second = await aiohttp_client(
+        create_app(another_process(redis_settings), clock=clock, tick_interval=None)
+    )
+    admin = bearer(staff["admin"]["token"])
+    assert (
+        await first.patch(f"/api/users/{staff['agent']['id']}", json={"languages": ["en"]}, headers=admin)
+    ).ok
+    await first.server.app[ROUTING].sync_agent(staff["agent"]["id"])
+    console = await sockets(second, "/agent", auth={"token": staff["agent"]["token"]})
+    await console.wait_for("state")
+    await available(console)
+
+    result = await first.server.app[INTAKE].receive(
+        InboundContact(channel="sms", identities=[("phone", "+14155550123")], text="Hello", language="en")
+    )
+    await settle(first.server.app)
+    [offer] = await console.wait_for("offer")
+    assert offer["conversation_id"] == result.conversation_id
+
+    await closed(
+        console, second.server.app, staff["agent"]["id"]
+    )  # closed on the second process
+    clock.advance(seconds=10)
+    assert await sweep(first.server.app) == []
+    back = await sockets(first, "/agent", auth={"token": staff["agent"]["token"]})
+    [state] = await back.wait_for("state")
+    assert (
+        state["presence"]["state"] == "available"
+        and state["offers"][0]["reservation_id"] == offer["reservation_id"]
+    )
+    await closed(back, first.server.app, staff["agent"]["id"])
+    clock.advance(seconds=redis_settings.agent_grace_seconds + 1)
+    assert await sweep(second.server.app) == [staff["agent"]["id"]]
+    assert await sweep(first.server.app) == []  # one process acts
+    assert (await first.server.app[ROUTING].agent_view(staff["agent"]["id"]))["presence"] == "offline"
+
+
+async def test_the_consoles_of_a_dead_process_stop_counting_when_their_leases_run_out(redis_settings):  # noqa: F811
+    client = aioredis.from_url(REDIS_URL, decode_responses=True)
+    prefix = f"cc-test-{uuid.uuid4().hex[:8]}:consoles:"
+    try:
+        dead, alive = RedisSockets(client, prefix), RedisSockets(client, prefix)
+        await dead.opened(7, "sid-1", 1000.0)
+        await alive.renew(1000.0 + LEASE_SECONDS / 2)
+        assert await alive.count(7, 1000.0 + LEASE_SECONDS / 2) == 1
+        assert await alive.gone_since(1000.0 + LEASE_SECONDS / 2) == {}
+        later = 1000.0 + LEASE_SECONDS + 1  # the dead process renewed nothing
+        await alive.renew(later)
+        assert await alive.count(7, later) == 0
+        assert await alive.gone_since(later) == {7: later}
+        assert await alive.forget(7) and not await dead.forget(7)
+    finally:
+        async for key in client.scan_iter(match=f"{prefix}*"):
+            await client.delete(key)
+        await client.aclose()
