@@ -4,16 +4,17 @@ import { $, api, apiOptional, clear, el, show, toast } from "./util.js";
 import { on, state } from "./state.js";
 import { insertCanned } from "./composer.js";
 
+function bare(shortcut) { return String(shortcut || "").replace(/^\//, ""); }
 function items(payload) { return Array.isArray(payload) ? payload : (payload && payload.items) || []; }
 
-let kbFor = null;
+let kbRequest = 0; // only the newest request's answer is shown
 let kbTimer = null;
 let article = null;
 
 async function suggest(record) {
   const list = $("kb-list");
   const empty = $("kb-empty");
-  kbFor = record ? record.id : null;
+  const mine = ++kbRequest;
   clear(list);
   if (!record) { empty.textContent = "Suggestions for the open conversation show here."; show(empty, true); return; }
   empty.textContent = "Looking for articles…";
@@ -22,7 +23,8 @@ async function suggest(record) {
   try {
     found = items(await apiOptional(`/api/knowledge/suggest?conversation_id=${record.id}`, []));
   } catch (_) { found = []; }
-  if (kbFor !== record.id) return;
+  if (mine !== kbRequest) return;
+  clear(list);
   if (!found.length) { empty.textContent = "No suggestions for this conversation."; return; }
   show(empty, false);
   for (const item of found.slice(0, 6)) {
@@ -55,7 +57,7 @@ async function loadCanned(q = "") {
   show($("canned-empty"), replies.length === 0);
   for (const reply of replies.slice(0, 30)) {
     const button = el("button", { class: "canned-item", attrs: { type: "button", title: "Insert into the reply" } }, [
-      el("span", { class: "canned-head" }, [el("span", { class: "shortcut", text: `/${reply.shortcut}` }), el("span", { class: "canned-title", text: reply.title })]),
+      el("span", { class: "canned-head" }, [el("span", { class: "shortcut", text: `/${bare(reply.shortcut)}` }), el("span", { class: "canned-title", text: reply.title })]),
       el("span", { class: "canned-body", text: reply.body }),
     ]);
     button.addEventListener("click", () => {

@@ -156,13 +156,13 @@ function slashMenu(record) {
   const menu = c.form.querySelector(".slash-menu");
   const token = c.mode === "reply" ? slashToken(c.text) : null;
   const replies = token ? state.lists.canned.filter((r) =>
-    (r.shortcut || "").toLowerCase().startsWith(token.query) || (r.title || "").toLowerCase().includes(token.query)).slice(0, 8) : [];
+    (r.shortcut || "").replace(/^\//, "").toLowerCase().startsWith(token.query) || (r.title || "").toLowerCase().includes(token.query)).slice(0, 8) : [];
   if (!token || !replies.length) { closeSlash(record); return; }
   c.slash = { token, replies, index: 0 };
   clear(menu);
   replies.forEach((reply, i) => {
     const item = el("li", { class: "slash-item", attrs: { role: "option", id: `${c.text.id}-opt-${i}`, "aria-selected": String(i === 0) } }, [
-      el("span", { class: "shortcut", text: `/${reply.shortcut}` }),
+      el("span", { class: "shortcut", text: `/${(reply.shortcut || "").replace(/^\//, "")}` }),
       el("span", { class: "slash-title", text: reply.title }),
     ]);
     item.addEventListener("mousedown", (event) => { event.preventDefault(); pick(record, i); });

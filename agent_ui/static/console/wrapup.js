@@ -47,11 +47,13 @@ function fillLists(record) {
 /** Wrap-up started: swap the composer for the form and run the countdown. */
 export function showWrapup(record) {
   const { form } = record.wrapup;
-  if (!form.classList.contains("hidden")) return;
-  fillLists(record);
-  show(record.panel.querySelector(".composer"), false);
-  show(form, true);
-  record.panel.classList.add("wrapping");
+  const first = form.classList.contains("hidden");
+  if (first) {
+    fillLists(record);
+    show(record.panel.querySelector(".composer"), false);
+    show(form, true);
+    record.panel.classList.add("wrapping");
+  }
   const timer = form.querySelector(".wrapup-timer");
   clearInterval(record.wrapup.timer);
   const until = Date.parse(record.summary.wrap_up_until || "");
@@ -63,7 +65,7 @@ export function showWrapup(record) {
   };
   update();
   record.wrapup.timer = setInterval(update, 1000);
-  if (state.activeId === record.id) form.querySelector(".wrapup-disposition").focus();
+  if (first && state.activeId === record.id) form.querySelector(".wrapup-disposition").focus();
 }
 
 function prefillTicket(record) {
