@@ -8,7 +8,7 @@ clears the mark.
 
 Embedded, sockets are counted in the process. With Redis every process keeps its sockets as leases in a
 sorted set per agent (renewed by the sweep), so a socket on any process counts, and the sockets of a process
-that died stop counting when their leases run out; that agent is then marked gone too.
+that died stop counting when their leases (30 s, renewed every 10 s) run out; the agent is then marked gone.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 from contact_center.clock import Clock
 
 LEASE_SECONDS = 30.0
+RENEW_EVERY_SECONDS = 10.0
 SetOffline = Callable[[int], Awaitable[None]]
 
 
@@ -62,6 +63,7 @@ class RedisSockets:
         self.redis, self.prefix = redis, prefix
         self.process = uuid.uuid4().hex[:12]
         self._local: dict[int, set[str]] = defaultdict(set)
+        self._renewed_at = float("-inf")
 
     def _key(self, agent_id: int) -> str:
         return f"{self.prefix}sockets:{agent_id}"
@@ -83,7 +85,11 @@ class RedisSockets:
             await self.redis.hset(f"{self.prefix}gone", agent_id, now)
 
     async def renew(self, now: float) -> None:
-        """Extend this process's leases; mark agents whose every lease ran out (a dead process) as gone."""
+        """Every ten seconds: extend this process's leases, and mark agents whose every lease ran out (their
+        process died) as gone."""
+        if now - self._renewed_at < RENEW_EVERY_SECONDS:
+            return
+        self._renewed_at = now
         async with self.redis.pipeline(transaction=False) as pipe:
             for agent_id, sids in self._local.items():
                 pipe.zadd(self._key(agent_id), {f"{self.process}:{sid}": now + LEASE_SECONDS for sid in sids})
