@@ -173,7 +173,7 @@ async function mergeInto(survivor, duplicate) {
   const ok = await confirmDialog(
     "Merge these customers?",
     `${duplicate.display_name} (#${duplicate.customer_id}) will be merged into ${survivor.display_name} (#${survivor.id}): ` +
-      "identities, contacts, orders and notes move over. An administrator can undo a merge.",
+      "identities, contacts, orders and notes move over. A supervisor can undo a merge.",
     "Merge",
   );
   if (!ok) return;
