@@ -1,4 +1,5 @@
-"""A believable demo installation: teams, agents with skills, supervisors, queues, customers with history."""
+"""A believable demo installation: teams, agents with skills, supervisors, queues, customers with history,
+and the console's lists (wrap-up codes, canned replies, knowledge base: demo/console_data.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from contact_center.customers import orders, records
 from contact_center.customers.context import CustomerContext
 from contact_center.customers.schemas import CustomerIn, IdentityIn, OrderIn, OrderItemIn
 from contact_center.db.models import Conversation, Queue, Ticket, User
+from contact_center.demo.console_data import seed_console
 from contact_center.users import service as users
 from contact_center.users.schemas import TeamIn, UserIn
 
@@ -131,9 +133,10 @@ async def seed_demo(
 ) -> bool:
     """Fill an empty database with demo data; does nothing (returns False) if users exist already."""
     async with sessions.begin() as db:
+        now = ctx.clock.now()
+        await seed_console(db, now)  # fills only empty lists, so older demo databases get them too
         if (await db.execute(select(func.count()).select_from(User))).scalar_one():
             return False
-        now = ctx.clock.now()
         teams = {
             name: (await users.create_team(db, TeamIn(name=name), now)).id
             for name in ("Front line", "Specialists")

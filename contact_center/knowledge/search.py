@@ -1,7 +1,8 @@
 """Relevance ranking of knowledge articles for a text (what a customer wrote, or an agent's query).
 
-Okapi BM25 over three fields folded into one weighted bag of words (a simplified BM25F): a word in the
-title counts three times, in a tag twice, in the body once. Words are lower-cased, stripped of
+BM25F (Okapi BM25 over several fields): a word in the title counts three times, in a tag twice, in the
+body once, each field's count dampened by that field's own length (so a long body does not dilute a title
+match), and the sum saturates as in BM25. Words are lower-cased, stripped of
 punctuation, reduced by a light suffix stemmer (descale, descaling, descaled -> descal) and common words
 are dropped. A query word that occurs in no article is matched to similar words that do (typos such as
 "descalling"), counted in proportion to the similarity. Pure: no I/O, so it is tested on its own.
@@ -73,13 +74,25 @@ class Hit:
     terms: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Field:
+    """How much a word in a field counts, and how strongly the field's length dampens that (BM25F's b)."""
+
+    weight: float
+    b: float
+
+
+FIELDS = {"title": Field(TITLE_WEIGHT, 0.5), "tags": Field(TAG_WEIGHT, 0.0), "body": Field(BODY_WEIGHT, B)}
+
+
 @dataclass
 class Index:
-    """BM25 statistics of a set of documents."""
+    """BM25F statistics of a set of documents: per field, each document's word counts and length."""
 
     documents: list[Document]
-    frequencies: list[Counter[str]] = field(default_factory=list)
-    lengths: list[float] = field(default_factory=list)
+    frequencies: list[dict[str, Counter[str]]] = field(default_factory=list)
+    lengths: list[dict[str, int]] = field(default_factory=list)
+    average_length: dict[str, float] = field(default_factory=dict)
     document_frequency: Counter[str] = field(default_factory=Counter)
 
     @classmethod
@@ -87,17 +100,17 @@ class Index:
         """Index these documents."""
         index = cls(list(documents))
         for doc in index.documents:
-            weighted: Counter[str] = Counter()
-            for tokens, weight in (
-                (tokenize(doc.title), TITLE_WEIGHT),
-                (tokenize(" ".join(doc.tags)), TAG_WEIGHT),
-                (tokenize(doc.body), BODY_WEIGHT),
-            ):
-                for token in tokens:
-                    weighted[token] += weight
-            index.frequencies.append(weighted)
-            index.lengths.append(sum(weighted.values()))
-            index.document_frequency.update(weighted.keys())
+            fields = {
+                "title": Counter(tokenize(doc.title)),
+                "tags": Counter(tokenize(" ".join(doc.tags))),
+                "body": Counter(tokenize(doc.body)),
+            }
+            index.frequencies.append(fields)
+            index.lengths.append({name: sum(counts.values()) for name, counts in fields.items()})
+            index.document_frequency.update(set().union(*fields.values()))
+        for name in FIELDS:
+            total = sum(lengths[name] for lengths in index.lengths)
+            index.average_length[name] = total / len(index.lengths) if total else 1.0
         return index
 
     def idf(self, term: str) -> float:
@@ -116,23 +129,29 @@ class Index:
         )
         return {word: score / 100 for word, score, _ in matches}
 
+    def term_frequency(self, position: int, word: str) -> float:
+        """BM25F's pseudo-frequency: each field's count, weighted and normalised by that field's length."""
+        total = 0.0
+        for name, spec in FIELDS.items():
+            count = self.frequencies[position][name].get(word, 0)
+            if count:
+                relative = self.lengths[position][name] / self.average_length[name]
+                total += spec.weight * count / (1 - spec.b + spec.b * relative)
+        return total
+
     def search(self, text: str, limit: int = 5) -> list[Hit]:
         """The best documents for a text, best first; documents sharing no word with it are left out."""
-        if not self.documents:
-            return []
         query: dict[str, float] = {}
         for term in dict.fromkeys(tokenize(text)):  # each word once: repeating a word adds nothing
             for word, weight in self.expand(term).items():
                 query[word] = max(query.get(word, 0.0), weight)
-        average = sum(self.lengths) / len(self.lengths) or 1.0
         hits = []
-        for doc, frequencies, length in zip(self.documents, self.frequencies, self.lengths, strict=True):
+        for position, doc in enumerate(self.documents):
             contributions = {}
             for word, weight in query.items():
-                tf = frequencies.get(word, 0.0)
+                tf = self.term_frequency(position, word)
                 if tf:
-                    saturation = tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / average))
-                    contributions[word] = weight * self.idf(word) * saturation
+                    contributions[word] = weight * self.idf(word) * tf * (K1 + 1) / (tf + K1)
             score = sum(contributions.values())
             if score > 0:
                 terms = tuple(sorted(contributions, key=lambda w: -contributions[w]))

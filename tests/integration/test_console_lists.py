@@ -532,3 +532,42 @@ async def test_only_the_last_20_customer_messages_count(client, agent, admin, se
     conversation = await conversation_with(sessions, clock, customer["id"], "", messages)
     suggested = await get(client, "/api/knowledge/suggest", agent, conversation_id=str(conversation))
     assert [s["id"] for s in suggested] == [kb["articles"][1]]
+
+
+# Demo data
+
+
+async def counts(sessions) -> dict[str, int]:
+    from sqlalchemy import func
+
+    from contact_center.db.models import CannedReply, KnowledgeArticle, KnowledgeCategory
+
+    async with sessions() as db:
+        return {
+            model.__name__: (await db.execute(select(func.count()).select_from(model))).scalar_one()
+            for model in (WrapUpCode, CannedReply, KnowledgeCategory, KnowledgeArticle)
+        }
+
+
+async def test_demo_seed_fills_the_console_lists_once(sessions, ctx):
+    from contact_center.console.canned import CannedReplyIn
+    from contact_center.db.models import CannedReply
+    from contact_center.demo.seed import seed_demo
+    from contact_center.knowledge.service import category_tree, suggest
+
+    assert await seed_demo(sessions, ctx, customers=2)
+    first = await counts(sessions)
+    assert not await seed_demo(sessions, ctx, customers=2)
+    assert await counts(sessions) == first
+    assert 8 <= first["CannedReply"] <= 12 and first["KnowledgeArticle"] >= 10
+
+    async with sessions() as db:
+        assert await active_code(db, "away_reason", "missed_offers") is not None
+        for kind, code in [("disposition", "callback_promised"), ("contact_reason", "warranty")]:
+            assert await active_code(db, kind, code) is not None
+        for reply in (await db.execute(select(CannedReply))).scalars():
+            CannedReplyIn(shortcut=reply.shortcut, title=reply.title, body=reply.body)  # placeholders known
+        tree = await category_tree(db)
+        assert any(c["children"] for c in tree)
+        best = await suggest(db, None, "my machine needs descaling, error E4")
+    assert best[0]["title"] == "Descaling your espresso machine (error E4)"
