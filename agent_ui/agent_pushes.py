@@ -87,11 +87,13 @@ def attach(app: web.Application) -> Callable[[], None]:
         if conversation is None:
             return
         agent_id = event.payload.get("agent_id") or conversation["agent_id"]
+        removed = {"conversation_id": conversation["id"], "task_id": event.payload["task_id"]}
         if event.topic == "routing.task.transferred":
-            removed = {"conversation_id": conversation["id"], "task_id": event.payload["task_id"]}
             await emit("conversation:removed", {**removed, "reason": "transferred"}, agent_id)
-            return
-        await emit("conversation:updated", conversation, agent_id)
+        elif event.topic == "routing.task.wrapped" and conversation["disposition"]:
+            await emit("conversation:removed", {**removed, "reason": "wrapped"}, agent_id)
+        else:  # wrap-up started, or its time ran out before the agent sent the form: the tab stays
+            await emit("conversation:updated", conversation, agent_id)
 
     async def on_message(event: Event) -> None:
         if not mine(app, event):

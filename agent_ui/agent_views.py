@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contact_center.customers.view360 import customer_360
 from contact_center.db.models import Conversation, Customer, Message, User
-from contact_center.web.appkeys import CUSTOMERS, ROUTING, SESSIONS, SETTINGS
+from contact_center.web.appkeys import CLOCK, CUSTOMERS, ROUTING, SESSIONS, SETTINGS
 from routing.store import RoutingError
 
 HELD_STATES = ("assigned", "wrapping")
@@ -163,6 +163,7 @@ async def state_view(app: web.Application, user: User) -> dict[str, Any]:
         ],
         "capacity": agent.profile.capacity,
         "twilio_voice": bool(settings.twilio_enabled and settings.twilio_twiml_app_sid),
+        "server_time": iso(app[CLOCK].now()),
     }
 
 

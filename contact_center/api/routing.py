@@ -12,10 +12,10 @@ from sqlalchemy.exc import IntegrityError
 
 from contact_center.api.common import caller, caller_id, path_id
 from contact_center.auth.roles import RANK, Access, Role
-from contact_center.db.models import Queue
+from contact_center.db.models import Queue, User
 from contact_center.errors import Conflict, NotFound
 from contact_center.intake import InboundContact
-from contact_center.routing_service.config import QueueIn, queue_json
+from contact_center.routing_service.config import ROUTED_ROLES, QueueIn, queue_json
 from contact_center.users import service as users
 from contact_center.web.appkeys import CLOCK, INTAKE, ROUTING, SESSIONS
 from contact_center.web.endpoints import EndpointTable
@@ -144,6 +144,35 @@ async def replace_queue(request: web.Request, body: QueueIn) -> dict[str, Any]:
 async def live_queues(request: web.Request) -> list[dict[str, Any]]:
     """What is waiting now, and this process's counters since it started."""
     return await request.app[ROUTING].queue_view()
+
+
+@api.get(
+    "/api/routing/agents",
+    access=Access.AGENT,
+    summary="Colleagues who take contacts, with their presence (for transfers)",
+)
+async def list_agents(request: web.Request) -> list[dict[str, Any]]:
+    """Every active routed user: id, name, team and presence; no contact details."""
+    async with request.app[SESSIONS]() as db:
+        rows = (
+            await db.execute(
+                select(User)
+                .where(User.is_active.is_(True), User.role.in_(ROUTED_ROLES))
+                .order_by(User.display_name)
+            )
+        ).scalars()
+        people = [(u.id, u.display_name, u.team_id) for u in rows]
+    presence = await request.app[ROUTING].presences()
+    return [
+        {
+            "id": user_id,
+            "display_name": name,
+            "team_id": team_id,
+            "presence": presence.get(user_id, {}).get("presence", "offline"),
+            "reason": presence.get(user_id, {}).get("reason"),
+        }
+        for user_id, name, team_id in people
+    ]
 
 
 @api.get("/api/routing/me", access=Access.AGENT, summary="The caller's routing state: presence, tasks, offer")

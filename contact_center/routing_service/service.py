@@ -316,6 +316,13 @@ class RoutingService:
         staffed = sum(1 for agent in await self.engine.store.agents() if agent.presence != Presence.OFFLINE)
         return position, position * handle / max(1, staffed)
 
+    async def presences(self) -> dict[int, dict[str, Any]]:
+        """Every agent routing knows: presence and away reason, by user id."""
+        return {
+            int(agent.id): {"presence": agent.presence.value, "reason": agent.away_reason}
+            for agent in await self.engine.store.agents()
+        }
+
     async def agents_staffed(self) -> int:
         """Agents who are not offline (available, busy, away or wrapping up)."""
         return sum(1 for agent in await self.engine.store.agents() if agent.presence != Presence.OFFLINE)

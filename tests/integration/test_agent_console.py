@@ -198,6 +198,8 @@ async def test_accept_reply_note_and_wrap_up_with_a_ticket(console, staff, socke
     again = await agent.call("wrapup:submit", {**wrap_up, "ticket": ticket_form})
     assert again["ok"] and again["ticket"]["id"] == wrapped["ticket"]["id"]  # one ticket, not two
     await settle(app)
+    [removed] = await other_tab.wait_for("conversation:removed")
+    assert removed["reason"] == "wrapped" and removed["conversation_id"] == conversation_id
     async with sessions() as db:
         conversation = await db.get(Conversation, conversation_id)
         tickets = list(
@@ -248,6 +250,12 @@ async def test_transfer_to_a_colleague_carries_the_note(console, staff, sockets)
     [offer] = await agent.wait_for("offer")
     assert (await agent.call("offer:accept", {"reservation_id": offer["reservation_id"]}))["ok"]
     await available(bob)
+    colleagues = await (
+        await console.get("/api/routing/agents", headers=bearer(staff["agent"]["token"]))
+    ).json()
+    assert {"id": staff["bob"]["id"], "display_name": "Bob Second", "presence": "available"}.items() <= next(
+        c for c in colleagues if c["id"] == staff["bob"]["id"]
+    ).items()
     moved = await agent.call(
         "task:transfer",
         {"task_id": offer["task_id"], "agent_id": staff["bob"]["id"], "note": "Invoice question"},

@@ -15,6 +15,8 @@ EXPECTED = {
     "GET /chat/files/{message_id}/{file_id}": "public",  # checks the token or the user itself
     "GET /chat": "public",  # the customers' chat widget
     "GET /chat/widget.js": "public",
+    "GET /login": "public",  # the sign-in page
+    "GET /agent": "public",  # the console; sends anyone without a session to /login
     "GET /api/openapi.json": "public",
     "POST /api/auth/login": "public",
     "POST /api/auth/logout": "agent",
@@ -58,6 +60,7 @@ EXPECTED = {
     "PUT /api/queues/{id}": "admin",
     "GET /api/routing/queues": "supervisor",
     "GET /api/routing/me": "agent",
+    "GET /api/routing/agents": "agent",
     "POST /api/routing/presence": "agent",
     "POST /api/routing/agents/{id}/presence": "supervisor",
     "POST /api/routing/offers/{reservation_id}/accept": "agent",

@@ -12,19 +12,17 @@ async function loadTargets() {
   const queueSelect = $("transfer-queue");
   queueSelect.replaceChildren();
   for (const q of Array.isArray(queues) ? queues : []) queueSelect.append(el("option", { text: q.name, attrs: { value: q.name } }));
-  // supervisors can list every user; an agent sees their own team
-  let people = await apiOptional("/api/users", null).catch(() => null);
-  people = Array.isArray(people) ? people : people && people.items;
-  if (!people && state.me && state.me.team_id) {
-    const team = await apiOptional(`/api/teams/${state.me.team_id}`, null).catch(() => null);
-    people = team ? team.members : [];
-  }
+  // every colleague who takes contacts, with their presence (GET /api/routing/agents)
+  const people = await apiOptional("/api/routing/agents", []).catch(() => []);
   const agentSelect = $("transfer-agent");
   agentSelect.replaceChildren();
-  for (const person of people || []) {
-    if (state.me && person.id === state.me.id) continue;
-    if (person.is_active === false) continue;
-    agentSelect.append(el("option", { text: person.display_name, attrs: { value: person.id } }));
+  const order = { available: 0, away: 1, offline: 2 };
+  const colleagues = (Array.isArray(people) ? people : [])
+    .filter((person) => !(state.me && person.id === state.me.id))
+    .sort((a, b) => (order[a.presence] ?? 3) - (order[b.presence] ?? 3) || a.display_name.localeCompare(b.display_name));
+  for (const person of colleagues) {
+    const label = `${person.display_name} (${person.presence}${person.reason ? `: ${person.reason}` : ""})`;
+    agentSelect.append(el("option", { text: label, attrs: { value: person.id } }));
   }
   const agentChoice = document.querySelector('#transfer-form input[value="agent"]');
   agentChoice.disabled = agentSelect.options.length === 0;
