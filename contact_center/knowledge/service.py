@@ -82,7 +82,8 @@ async def update_category(
     while parent_id is not None:
         if parent_id == row.id:
             raise InvalidInput("a category cannot be moved into itself or one of its subcategories")
-        parent_id = (await db.get(KnowledgeCategory, parent_id)).parent_id  # type: ignore[union-attr]
+        parent = await db.get(KnowledgeCategory, parent_id)
+        parent_id = parent.parent_id if parent is not None else None
     if body.parent_id != row.parent_id and body.position is None:
         row.position = await _next_position(db, body.parent_id)
     elif body.position is not None:
