@@ -50,9 +50,7 @@ async def test_an_offer_made_on_one_process_rings_on_the_other(
     [offer] = await console.wait_for("offer")
     assert offer["conversation_id"] == result.conversation_id
 
-    await closed(
-        console, second.server.app, staff["agent"]["id"]
-    )  # closed on the second process
+    await closed(console, second.server.app, staff["agent"]["id"])  # closed on the second process
     clock.advance(seconds=10)
     assert await sweep(first.server.app) == []
     back = await sockets(first, "/agent", auth={"token": staff["agent"]["token"]})
