@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import click
 
@@ -33,9 +34,12 @@ def serve(host: str, port: int) -> None:
 @click.option("--no-traffic", is_flag=True, help="Do not simulate customers contacting the centre.")
 def demo(host: str, port: int, customers: int, no_traffic: bool) -> None:
     """Run with demo data (agents, supervisors, customers with orders, queues) on embedded defaults."""
+    from contact_center.demo.standins import DemoStandIns
+
     settings = settings_or_exit()
-    if not settings.database_url:
-        settings = settings_or_exit(data_dir=settings.data_dir / "demo")
+    stand_ins = DemoStandIns.bind(settings)  # Twilio's REST API and a mail relay, unless configured
+    overrides = {} if settings.database_url else {"data_dir": settings.data_dir / "demo"}
+    settings = settings_or_exit(**overrides, **stand_ins.overrides)
     configure_logging(settings)
     from contact_center.customers.context import CustomerContext
     from contact_center.demo.seed import DEMO_PASSWORD, demo_logins, seed_demo
@@ -54,14 +58,21 @@ def demo(host: str, port: int, customers: int, no_traffic: bool) -> None:
     click.echo(f"  API            {base}/api/openapi.json")
     click.echo(f"  Health         {base}/healthz")
     click.echo(f"  Metrics        {base}/metrics")
+    click.echo(
+        f"  Agent console  {base}/agent  (log in as alice: offers arrive as simulated customers write)"
+    )
+    for line in stand_ins.describe():
+        click.echo(f"  {line}")
     click.echo(f"\nLogins (password for all: {DEMO_PASSWORD}):")
     for login in demo_logins():
         click.echo(f"  {login.username:<10} {login.role:<11} {login.description}")
     click.echo("")
-    _serve(settings, host, port, demo_traffic=not no_traffic)
+    _serve(settings, host, port, demo_traffic=not no_traffic, stand_ins=stand_ins)
 
 
-def _serve(settings: Settings, host: str, port: int, *, demo_traffic: bool = False) -> None:
+def _serve(
+    settings: Settings, host: str, port: int, *, demo_traffic: bool = False, stand_ins: Any = None
+) -> None:
     from aiohttp import web
 
     from contact_center.app import DatabaseNotMigrated, create_app, ensure_schema
@@ -74,6 +85,8 @@ def _serve(settings: Settings, host: str, port: int, *, demo_traffic: bool = Fal
     except OSError as exc:
         raise click.ClickException(f"cannot reach the database: {exc}") from None
     app = create_app(settings)
+    if stand_ins is not None:
+        app.cleanup_ctx.insert(0, stand_ins.run)  # up before the app, down after it
     if demo_traffic:
         app.cleanup_ctx.append(traffic())
     web.run_app(
