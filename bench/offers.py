@@ -22,7 +22,9 @@ What is measured:
   for both ends). A contact whose webhook did not answer 200 is an error; one answered but offered to
   nobody within `--timeout` (10 s) after the step's end is lost. Webhook answer latency is reported too,
   and the largest backlog of the durable inbox seen during the step (acknowledged, not yet stored).
-  A few untimed contacts warm the server up first; between steps the server is left to go idle.
+  A few untimed contacts warm the server up first; between steps the server is left to go idle (so the
+  late ones of an overloaded step are offered before the next step starts). At the end, the contacts
+  answered 200 but never offered at all are counted (`never_offered`).
 - **CPU.** The server's CPU time (from /proc) during each step, as a share of one core, and per
   contact net of its idle CPU with the agents connected (measured for 5 s before the first step: pings,
   timers); the load generator's own CPU share likewise (it shares the machine's cores with the server).
@@ -174,6 +176,7 @@ class Contacts:
         self.run_id = f"{os.getpid():x}{int(time.time()) & 0xFFFF:04x}"
         self.sent_at: dict[str, float] = {}  # phone -> scheduled send time (loop clock)
         self.offered: dict[str, float] = {}  # phone -> latency in ms, at the first offer
+        self.answered: set[str] = set()  # phones whose webhook was answered 200
 
     def make(self) -> tuple[str, dict[str, str], dict[str, str]]:
         n = next(self.serial)
@@ -282,6 +285,7 @@ async def run_step(
         tasks.append(asyncio.create_task(send(session, base, form, headers, due, answers, errors)))
     ok = await asyncio.gather(*tasks)
     accepted = [phone for (phone, _, _), good in zip(prepared, ok, strict=True) if good]
+    contacts.answered.update(accepted)
     deadline = loop.time() + timeout
     while loop.time() < deadline and any(phone not in contacts.offered for phone in accepted):  # noqa: ASYNC110
         await asyncio.sleep(0.05)
@@ -359,10 +363,17 @@ async def measure(args: argparse.Namespace, pid: int, port: int, agents: list[di
                 f"server CPU {step['server_cpu_share']:.0%} of a core "
                 f"({step['server_cpu_ms_per_contact']} ms/contact), client {step['client_cpu_share']:.0%}"
             )
-        await asyncio.sleep(0.5)  # the last accepts
+        await settle(pid)  # the backlog stored and offered, the last accepts made
+        never = len(contacts.answered - contacts.offered.keys())
+        log(f"contacts answered 200 but never offered by the end of the run: {never}")
         for socket in sockets:
             await socket.close()
-    return {"server_idle_cpu_share": round(idle_share, 3), "steps": steps, "agent_problems": dict(problems)}
+    return {
+        "server_idle_cpu_share": round(idle_share, 3),
+        "steps": steps,
+        "never_offered": never,
+        "agent_problems": dict(problems),
+    }
 
 
 def verdict(steps: list[dict[str, Any]]) -> dict[str, Any]:
