@@ -232,7 +232,7 @@ class AgentNamespace(socketio.AsyncNamespace):
         summary = await agent_views.conversation_summary(self.app, body.conversation_id)
         if summary is None:
             raise NotFound(f"no conversation {body.conversation_id}")
-        async with self.app[SESSIONS]() as db:
+        async with agent_views.reading(self.app) as db:
             messages = await agent_views.transcript(db, body.conversation_id)
             customer = await customer_360(db, self.app[CUSTOMERS], summary["customer_id"])
         return {"conversation": summary, "messages": messages, "customer": customer}
@@ -293,7 +293,7 @@ class AgentNamespace(socketio.AsyncNamespace):
     async def _held(self, session: Session, conversation_id: int) -> str:
         """The channel of the conversation, when this user may act in it."""
         for attempt in range(2):
-            async with self.app[SESSIONS]() as db:
+            async with agent_views.reading(self.app) as db:
                 conversation = await db.get(Conversation, conversation_id)
             if conversation is None:
                 raise NotFound(f"no conversation {conversation_id}")
@@ -329,7 +329,7 @@ class AgentNamespace(socketio.AsyncNamespace):
         await self.emit("state", state, to=sid)
 
     async def _session_user(self, session: Session) -> User:
-        async with self.app[SESSIONS]() as db:
+        async with agent_views.reading(self.app) as db:
             user = await db.get(User, session["user_id"])
         if user is None:
             raise NotFound("your user no longer exists")

@@ -21,7 +21,7 @@ from agent_ui.agent_presence import ConsolePresence, MemorySockets, RedisSockets
 from agent_ui.realtime import SIO, mine
 from contact_center.db.models import Conversation, Message
 from contact_center.events import Event
-from contact_center.web.appkeys import CLOCK, EVENTS, REDIS, ROUTING, SESSIONS, SETTINGS, TICK_INTERVAL
+from contact_center.web.appkeys import CLOCK, EVENTS, REDIS, ROUTING, SETTINGS, TICK_INTERVAL
 from routing.model import Presence
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ def attach(app: web.Application) -> Callable[[], None]:
         message_id = payload.get("message_id") or payload.get("message", {}).get("id")
         if message_id is None:
             return
-        async with app[SESSIONS]() as db:
+        async with agent_views.reading(app) as db:
             row = (
                 await db.execute(
                     select(Message, Conversation.agent_id)
@@ -126,7 +126,7 @@ def attach(app: web.Application) -> Callable[[], None]:
         name = "chat:" + event.topic.removeprefix("chat.")
         if event.topic in ("chat.typing", "chat.read") and event.payload["who"] != "customer":
             return
-        async with app[SESSIONS]() as db:
+        async with agent_views.reading(app) as db:
             conversation = await db.get(Conversation, event.payload["conversation_id"])
         if conversation is not None:
             await emit(name, event.payload, conversation.agent_id)
@@ -180,7 +180,7 @@ async def _sweep_forever(app: web.Application) -> None:
 
 
 async def _summary_of_task(app: web.Application, task_id: str) -> dict[str, Any] | None:
-    async with app[SESSIONS]() as db:
+    async with agent_views.reading(app) as db:
         conversation = await agent_views.conversation_of_task(db, task_id)
     if conversation is None:
         return None

@@ -5,6 +5,8 @@ Plain JSON-ready dictionaries; the shapes are documented in docs/agent-protocol.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,12 +15,21 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contact_center.customers.view360 import customer_360
+from contact_center.db.engine import READ_ONLY
 from contact_center.db.models import Conversation, Customer, Message, User
 from contact_center.web.appkeys import CLOCK, CUSTOMERS, ROUTING, SESSIONS, SETTINGS
 from routing.store import RoutingError
 
 HELD_STATES = ("assigned", "wrapping")
 TRANSCRIPT_LENGTH = 200
+
+
+@asynccontextmanager
+async def reading(app: web.Application) -> AsyncIterator[AsyncSession]:
+    """A session that only reads: on SQLite it never waits for a writer's lock (WAL)."""
+    async with app[SESSIONS]() as db:
+        await db.connection(execution_options=READ_ONLY)
+        yield db
 
 
 def iso(moment: datetime | float | None) -> str | None:
@@ -75,7 +86,7 @@ def conversation_view(
 
 async def conversation_summary(app: web.Application, conversation_id: int) -> dict[str, Any] | None:
     """The summary of one conversation read now (None when it does not exist)."""
-    async with app[SESSIONS]() as db:
+    async with reading(app) as db:
         row = (
             await db.execute(
                 select(Conversation, Customer.display_name)
@@ -111,7 +122,7 @@ async def transcript(db: AsyncSession, conversation_id: int) -> list[dict[str, A
 async def offer_view(app: web.Application, event: dict[str, Any]) -> dict[str, Any] | None:
     """The `offer` of a `routing.task.offered` event: the task, its conversation and the screen-pop."""
     data = event["data"]
-    async with app[SESSIONS]() as db:
+    async with reading(app) as db:
         conversation = await conversation_of_task(db, event["task_id"])
         if conversation is None:
             return None
@@ -143,7 +154,7 @@ async def state_view(app: web.Application, user: User) -> dict[str, Any]:
         offer = await _open_offer(app, view["offer"])
         if offer is not None:
             offers.append(offer)
-    async with app[SESSIONS]() as db:
+    async with reading(app) as db:
         rows = (
             await db.execute(
                 select(Conversation, Customer.display_name)

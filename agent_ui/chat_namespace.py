@@ -20,6 +20,7 @@ import socketio
 from aiohttp import web
 from sqlalchemy import select
 
+from agent_ui.agent_views import reading
 from agent_ui.realtime import SIO, mine
 from channels import chat
 from channels.chat_tokens import new_visitor_token, visitor_of
@@ -30,6 +31,7 @@ from contact_center.rate_limit import RateLimiter
 from contact_center.web.appkeys import CLOCK, EVENTS, ROUTING, SESSIONS, SETTINGS
 
 log = logging.getLogger(__name__)
+CUSTOMER_SEES = ("task.accepted", "task.completed", "task.transferred")  # agent joined, agent left
 
 NAMESPACE = "/chat"
 QUEUE_ANNOUNCE_SECONDS = 10.0
@@ -286,7 +288,10 @@ def attach(app: web.Application) -> Callable[[], None]:
     async def on_routing(event: Event) -> None:
         if not mine(app, event) or not event.payload.get("task_id"):
             return
-        async with app[SESSIONS]() as db:
+        kind, channel = event.payload["kind"], event.payload["data"].get("channel")
+        if kind not in CUSTOMER_SEES or channel not in (None, "chat"):
+            return  # most routing events mean nothing to a chat customer: no query for them
+        async with reading(app) as db:
             query = select(Conversation).where(Conversation.task_id == event.payload["task_id"])
             conversation = (await db.execute(query)).scalar_one_or_none()
             agent_id = conversation.agent_id if conversation else None
@@ -296,7 +301,7 @@ def attach(app: web.Application) -> Callable[[], None]:
         kind = event.payload["kind"]
         if kind == "task.accepted" and agent is not None:
             await emit("agent_joined", {"name": agent.display_name}, conversation.id)
-        elif kind in ("task.wrapping", "task.completed", "task.transferred"):
+        elif kind in ("task.completed", "task.transferred"):
             await emit("agent_left", {"reason": kind.removeprefix("task.")}, conversation.id)
 
     stops = [
