@@ -18,6 +18,13 @@ VALID_BODIES = {
     "/api/routing/agents/{id}/presence": {"presence": "available"},
     "/api/conversations/{conversation_id}/sms": {"body": "hello"},
     "/api/conversations/{conversation_id}/email": {"body": "hello"},
+    "/api/dispositions/{id}": {"label": "Resolved"},
+    "/api/contact-reasons/{id}": {"label": "Billing"},
+    "/api/away-reasons/{id}": {"label": "Lunch"},
+    "/api/canned-replies/{id}": {"shortcut": "/hello", "title": "Hello", "body": "Hello"},
+    "/api/canned-replies/{id}/render": {"conversation_id": 1},
+    "/api/knowledge/categories/{id}": {"name": "Machines"},
+    "/api/knowledge/articles/{id}": {"title": "Descaling"},
 }
 
 
