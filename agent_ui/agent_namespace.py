@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import socketio
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent_ui import agent_views, agent_work
 from agent_ui.agent_presence import ConsolePresence
@@ -26,6 +26,7 @@ from contact_center.customers.view360 import customer_360
 from contact_center.db.models import Conversation, User
 from contact_center.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from contact_center.rate_limit import RateLimiter
+from contact_center.routing_service.config import TransferIn
 from contact_center.web.appkeys import CLOCK, CUSTOMERS, ROUTING, SESSIONS
 from contact_center.web.middlewares import SESSION_COOKIE
 from routing.model import Presence
@@ -84,18 +85,10 @@ class TaskIn(BaseModel):
     task_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
 
 
-class TransferIn(TaskIn):
-    """To a queue or to an agent, with a note for them."""
+class TaskTransferIn(TransferIn):
+    """A task the agent holds, to a queue or to an agent, with a note for them."""
 
-    queue: str | None = Field(default=None, max_length=64)
-    agent_id: int | None = Field(default=None, ge=1)
-    note: str = Field(default="", max_length=2000)
-
-    @model_validator(mode="after")
-    def _one_target(self) -> TransferIn:
-        if (self.queue is None) == (self.agent_id is None):
-            raise ValueError("give either queue or agent_id")
-        return self
+    task_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
 
 
 def parse(model: type[M], data: Any) -> M:
@@ -277,7 +270,7 @@ class AgentNamespace(socketio.AsyncNamespace):
         }
 
     async def _transfer(self, session: Session, data: dict[str, Any]) -> dict[str, Any]:
-        body = parse(TransferIn, data)
+        body = parse(TaskTransferIn, data)
         await self.app[ROUTING].transfer(
             session["user_id"],
             body.task_id,

@@ -66,7 +66,7 @@ def attach(app: web.Application) -> Callable[[], None]:
         }
         await emit("offer:ended", ended, payload["agent_id"])
         if event.topic == "routing.task.accepted":
-            conversation = await _summary_of_task(app, payload["task_id"])
+            conversation = await agent_views.summary_of_task(app, payload["task_id"])
             if conversation is not None:
                 await emit("conversation:assigned", conversation, payload["agent_id"])
 
@@ -83,7 +83,7 @@ def attach(app: web.Application) -> Callable[[], None]:
     async def on_task_changed(event: Event) -> None:
         if not mine(app, event) or not event.payload.get("task_id"):
             return
-        conversation = await _summary_of_task(app, event.payload["task_id"])
+        conversation = await agent_views.summary_of_task(app, event.payload["task_id"])
         if conversation is None:
             return
         agent_id = event.payload.get("agent_id") or conversation["agent_id"]
@@ -177,11 +177,3 @@ async def _sweep_forever(app: web.Application) -> None:
                     )
             except Exception:
                 log.exception("the console presence sweep failed")
-
-
-async def _summary_of_task(app: web.Application, task_id: str) -> dict[str, Any] | None:
-    async with agent_views.reading(app) as db:
-        conversation = await agent_views.conversation_of_task(db, task_id)
-    if conversation is None:
-        return None
-    return await agent_views.conversation_summary(app, conversation.id)

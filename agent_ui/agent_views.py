@@ -86,12 +86,21 @@ def conversation_view(
 
 async def conversation_summary(app: web.Application, conversation_id: int) -> dict[str, Any] | None:
     """The summary of one conversation read now (None when it does not exist)."""
+    return await _summary_where(app, Conversation.id == conversation_id)
+
+
+async def summary_of_task(app: web.Application, task_id: str) -> dict[str, Any] | None:
+    """The summary of the conversation a routing task belongs to (None when there is none)."""
+    return await _summary_where(app, Conversation.task_id == task_id)
+
+
+async def _summary_where(app: web.Application, condition: Any) -> dict[str, Any] | None:
     async with reading(app) as db:
         row = (
             await db.execute(
                 select(Conversation, Customer.display_name)
                 .join(Customer, Customer.id == Conversation.customer_id)
-                .where(Conversation.id == conversation_id)
+                .where(condition)
             )
         ).first()
     if row is None:

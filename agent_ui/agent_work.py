@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agent_ui.agent_views import conversation_of_task
 from channels import chat, sms
 from channels import email as email_channel
 from contact_center.console.codes import active_code
@@ -139,7 +140,9 @@ async def wrap_up(app: web.Application, user_id: int, body: WrapUpIn, *, supervi
             raise InvalidInput(f"disposition: {body.disposition!r} is not an active disposition code")
         if body.reason and await active_code(db, "contact_reason", body.reason) is None:
             raise InvalidInput(f"reason: {body.reason!r} is not an active contact reason")
-        conversation = await _conversation_of_task(db, body.task_id)
+        conversation = await conversation_of_task(db, body.task_id)
+        if conversation is None:
+            raise NotFound(f"no contact with task {body.task_id}")
         if conversation.agent_id != user_id and not supervisor:
             raise Conflict("this contact is handled by another agent")
         first_time = conversation.wrapped_at is None
@@ -190,15 +193,6 @@ async def _wrap_up_ticket(db: AsyncSession, conversation_id: int) -> int | None:
     """The ticket an earlier wrap-up of the conversation opened (a resubmitted form opens no second one)."""
     query = select(Ticket.id).where(Ticket.conversation_id == conversation_id).order_by(Ticket.id.desc())
     return (await db.execute(query.limit(1))).scalar_one_or_none()
-
-
-async def _conversation_of_task(db: AsyncSession, task_id: str) -> Conversation:
-    conversation = (
-        await db.execute(select(Conversation).where(Conversation.task_id == task_id))
-    ).scalar_one_or_none()
-    if conversation is None:
-        raise NotFound(f"no contact with task {task_id}")
-    return conversation
 
 
 async def _quoted_last_message(app: web.Application, conversation_id: int) -> str:

@@ -6,7 +6,7 @@ import re
 from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -15,7 +15,7 @@ from contact_center.auth.roles import RANK, Access, Role
 from contact_center.db.models import Queue, User
 from contact_center.errors import Conflict, NotFound
 from contact_center.intake import InboundContact
-from contact_center.routing_service.config import ROUTED_ROLES, QueueIn, queue_json
+from contact_center.routing_service.config import ROUTED_ROLES, QueueIn, TransferIn, queue_json
 from contact_center.users import service as users
 from contact_center.web.appkeys import CLOCK, INTAKE, ROUTING, SESSIONS
 from contact_center.web.endpoints import EndpointTable
@@ -32,21 +32,6 @@ class PresenceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     presence: Presence
     reason: str | None = Field(default=None, max_length=64)
-
-
-class TransferIn(BaseModel):
-    """Transfer to a queue or to an agent, with a note for them."""
-
-    model_config = ConfigDict(extra="forbid")
-    queue: str | None = Field(default=None, max_length=64)
-    agent_id: int | None = Field(default=None, ge=1)
-    note: str = Field(default="", max_length=2000)
-
-    @model_validator(mode="after")
-    def _one_target(self) -> TransferIn:
-        if (self.queue is None) == (self.agent_id is None):
-            raise ValueError("give either queue or agent_id")
-        return self
 
 
 class ContactIn(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from contact_center.db.models import Queue, User
 from routing.model import AgentProfile, EscalationStep, Fallback, QueueConfig, Strategy
@@ -29,6 +29,21 @@ class FallbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     action: Literal["queue", "voicemail", "callback", "ticket"]
     queue: str | None = Field(default=None, pattern=NAME_PATTERN)
+
+
+class TransferIn(BaseModel):
+    """Transfer to a queue or to an agent, with a note for them."""
+
+    model_config = ConfigDict(extra="forbid")
+    queue: str | None = Field(default=None, max_length=64)
+    agent_id: int | None = Field(default=None, ge=1)
+    note: str = Field(default="", max_length=2000)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> TransferIn:
+        if (self.queue is None) == (self.agent_id is None):
+            raise ValueError("give either queue or agent_id")
+        return self
 
 
 class QueueIn(BaseModel):
