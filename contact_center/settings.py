@@ -163,6 +163,42 @@ class Settings(BaseSettings):
         default="en,es,fr,de,it,pt,nl",
         description="Languages (ISO 639-1) a customer's first message is detected among; empty = all known.",
     )
+    complaint_keywords: str = Field(
+        default=(
+            "complaint,complain,unacceptable,disgusted,furious,outraged,terrible service,worst,refund now,"
+            "lawyer,legal action,ombudsman,beschwerde,reclamación,queja"
+        ),
+        description="Words or phrases that mark a message as a complaint, comma-separated.",
+    )
+    complaint_sentiment_threshold: float = Field(
+        default=-0.6,
+        ge=-1.0,
+        le=0.0,
+        description="A message whose sentiment (VADER compound, -1 to 1) is at or below this is a complaint.",
+    )
+    ticket_reopen_days: float = Field(
+        default=7, gt=0, description="Days after resolution in which a customer's reply reopens a ticket."
+    )
+    ticket_auto_close_days: float = Field(
+        default=3, gt=0, description="Days after which a resolved ticket nobody reopened is closed."
+    )
+    ticket_repeat_contacts: int = Field(
+        default=3, ge=2, description="Contacts about one ticket within ticket_repeat_days that escalate it."
+    )
+    ticket_repeat_days: float = Field(default=7, gt=0, description="Window of the repeat-contact trigger.")
+    ticket_escalate_severity: str = Field(
+        default="critical", description="Tickets of this severity are escalated as soon as they are opened."
+    )
+    ticket_pending_reminder_hours: float = Field(
+        default=48, gt=0, description="Hours a ticket waits on the customer before its assignee is reminded."
+    )
+    survey_low_score: int = Field(
+        default=2, ge=1, le=4, description="A satisfaction score at or below this escalates to a supervisor."
+    )
+    survey_valid_days: float = Field(default=7, gt=0, description="Days a survey can be answered.")
+    ticket_timer_seconds: float = Field(
+        default=15, gt=0, description="Seconds between runs of the ticket timers (SLA checks, auto-close)."
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -1,7 +1,7 @@
 """All tables; importing this module registers every model on Base.metadata."""
 
 from contact_center.db.models.console import CannedReply, KnowledgeArticle, KnowledgeCategory, WrapUpCode
-from contact_center.db.models.conversations import Conversation, Message, RoutingEventRecord, Ticket
+from contact_center.db.models.conversations import Conversation, Message, RoutingEventRecord
 from contact_center.db.models.customers import (
     Customer,
     CustomerEvent,
@@ -15,11 +15,26 @@ from contact_center.db.models.orders import Order, OrderItem
 from contact_center.db.models.queues import Queue
 from contact_center.db.models.satisfaction import SatisfactionRating
 from contact_center.db.models.telephony import SmsOptOut, VoiceCall, WebhookReceipt
+from contact_center.db.models.tickets import (
+    BusinessCalendar,
+    Notification,
+    SlaPolicy,
+    Ticket,
+    TicketArticle,
+    TicketCategory,
+    TicketConversation,
+    TicketEscalation,
+    TicketEvent,
+    TicketSla,
+    TicketSurvey,
+    TicketView,
+)
 from contact_center.db.models.users import ApiToken, AuditEntry, Session, Skill, Team, User, UserSkill
 
 __all__ = [
     "ApiToken",
     "AuditEntry",
+    "BusinessCalendar",
     "CannedReply",
     "Conversation",
     "Customer",
@@ -33,6 +48,7 @@ __all__ = [
     "KnowledgeArticle",
     "KnowledgeCategory",
     "Message",
+    "Notification",
     "Order",
     "OrderItem",
     "Queue",
@@ -40,9 +56,18 @@ __all__ = [
     "SatisfactionRating",
     "Session",
     "Skill",
+    "SlaPolicy",
     "SmsOptOut",
     "Team",
     "Ticket",
+    "TicketArticle",
+    "TicketCategory",
+    "TicketConversation",
+    "TicketEscalation",
+    "TicketEvent",
+    "TicketSla",
+    "TicketSurvey",
+    "TicketView",
     "User",
     "UserSkill",
     "VoiceCall",

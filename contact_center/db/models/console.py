@@ -56,7 +56,8 @@ class KnowledgeCategory(Base):
 
 
 class KnowledgeArticle(Base):
-    """An article in Markdown (rendered and sanitised for display)."""
+    """An article in Markdown (rendered and sanitised for display). A "defect" article is an entry of the
+    product defect library: symptom, cause, solution and the products it affects."""
 
     __tablename__ = "kb_articles"
 
@@ -68,3 +69,9 @@ class KnowledgeArticle(Base):
     published: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(16), default="article", server_default="article")
+    symptom: Mapped[str] = mapped_column(Text, default="", server_default="")
+    cause: Mapped[str] = mapped_column(Text, default="", server_default="")
+    solution: Mapped[str] = mapped_column(Text, default="", server_default="")
+    affected_products: Mapped[list[Any]] = mapped_column(JSONType, default=list, server_default="[]")
+    usage_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -1,7 +1,6 @@
-"""Conversations on any channel and tickets, as far as the customer record needs them.
+"""Conversations on any channel, their messages and their routing events.
 
-The channel and ticket issues extend these tables; the customer record moves them on merge and shows
-them in the screen-pop.
+The customer record moves them on merge and shows them in the screen-pop; tickets are in tickets.py.
 """
 
 from __future__ import annotations
@@ -81,22 +80,3 @@ class RoutingEventRecord(Base):
     agent_id: Mapped[int | None] = mapped_column(Integer)
     queue: Mapped[str | None] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-
-
-class Ticket(Base):
-    """A complaint or service request about a customer."""
-
-    __tablename__ = "tickets"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
-    subject: Mapped[str] = mapped_column(String(300))
-    category: Mapped[str] = mapped_column(String(32), default="service_request")
-    status: Mapped[str] = mapped_column(String(16), default="new")
-    priority: Mapped[str] = mapped_column(String(16), default="normal")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
-    description: Mapped[str] = mapped_column(Text, default="", server_default="")
-
-    __table_args__ = (Index("ix_tickets_customer_status", "customer_id", "status"),)

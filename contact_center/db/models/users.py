@@ -22,6 +22,9 @@ class Team(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     description: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lead_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", use_alter=True, name="fk_teams_lead_id_users")
+    )
 
 
 class User(Base):
@@ -46,6 +49,10 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    # {"channels": ["console", "email", "sms"], "quiet_hours": {"start": "22:00", "end": "07:00"},
+    #  "timezone": "Europe/London"}; empty means console and email, no quiet hours
+    notify: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, server_default="{}")
 
     skills: Mapped[list[UserSkill]] = relationship(
         lazy="raise", cascade="all, delete-orphan", order_by="UserSkill.skill_id"
