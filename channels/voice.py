@@ -200,6 +200,7 @@ async def _enqueue(
             queue=option.queue,
             language=language.code,
             complaint=option.complaint,
+            complaint_source="ivr",
             skills=option.skills,
             attributes={"call_sid": call.call_sid},
         )

@@ -23,6 +23,7 @@ from contact_center.api import knowledge as knowledge_api
 from contact_center.api import openapi
 from contact_center.api import routing as routing_api
 from contact_center.api import users as users_api
+from contact_center.classify import ComplaintClassifier
 from contact_center.clock import Clock, SystemClock
 from contact_center.customers.context import CustomerContext
 from contact_center.db.engine import create_engine, session_factory
@@ -169,7 +170,8 @@ async def _routing(app: web.Application) -> AsyncIterator[None]:
     await service.start(tick_interval=app[TICK_INTERVAL])
     app[ROUTING] = service
     vip_tiers = frozenset(app[SETTINGS].value_model.tier_names[:1])
-    app[INTAKE] = Intake(app[SESSIONS], app[CUSTOMERS], service, app[EVENTS], vip_tiers)
+    complaints = ComplaintClassifier.from_settings(app[SETTINGS])
+    app[INTAKE] = Intake(app[SESSIONS], app[CUSTOMERS], service, app[EVENTS], vip_tiers, complaints)
     yield
     await service.stop()
 

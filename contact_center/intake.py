@@ -4,6 +4,10 @@ It resolves the customer (creating one for a first contact), threads the convers
 (idempotent on the channel's message id, so a retried webhook changes nothing), classifies it (language,
 complaint, VIP) and queues a routing task. The contact is committed before routing is asked, so nothing is
 lost if routing fails: the conversation stays "pending" and the routing service queues it later.
+
+A message that makes its conversation a complaint (the channel's flag, such as the IVR's complaint option, or
+the complaint classifier) publishes "conversation.complaint" once the message is committed: once per
+conversation, whether or not the message is routed now, and never for a retried webhook.
 """
 
 from __future__ import annotations
@@ -13,11 +17,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from contact_center.classify import looks_like_complaint
+from contact_center.classify import ComplaintClassifier
 from contact_center.customers import records, resolve
 from contact_center.customers.context import CustomerContext
 from contact_center.customers.schemas import CustomerIn, IdentityIn
@@ -48,6 +52,8 @@ class InboundContact:
     queue: str | None = None
     language: str | None = None
     complaint: bool = False
+    # Who set `complaint`: "ivr" (the caller chose the IVR's complaint option) or "channel" (any other flag).
+    complaint_source: str = "channel"
     skills: dict[str, int] = field(default_factory=dict)
     conversation_id: int | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
@@ -73,6 +79,14 @@ class IntakeResult:
 
 
 @dataclass(frozen=True)
+class NewComplaint:
+    """Why this message made its conversation a complaint: the source ("ivr", "channel" or "classifier")."""
+
+    source: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class RoutingHints:
     """What routing needs beyond the stored result: the language, the customer's last agent, the queue."""
 
@@ -91,6 +105,7 @@ class Intake:
         routing: RoutingService,
         bus: EventBus,
         vip_tiers: frozenset[str],
+        complaints: ComplaintClassifier,
     ) -> None:
         self.sessions, self.ctx, self.routing, self.bus, self.vip_tiers = (
             sessions,
@@ -99,6 +114,7 @@ class Intake:
             bus,
             vip_tiers,
         )
+        self.complaints = complaints
 
     async def receive(self, contact: InboundContact, *, on_stored: OnStored | None = None) -> IntakeResult:
         """Store the contact, then route it; the same external id twice gives the first result.
@@ -109,11 +125,11 @@ class Intake:
         if contact.channel not in CHANNELS:
             raise ValueError(f"unknown channel {contact.channel!r}")
         try:
-            stored, hints = await self._store(contact, on_stored)
+            stored, hints, complaint = await self._store(contact, on_stored)
         except (IntegrityError, Conflict):
             # A concurrent request stored the same message, or created this new customer first (their
             # identity is taken): the second attempt finds what the other one stored.
-            stored, hints = await self._store(contact, on_stored)
+            stored, hints, complaint = await self._store(contact, on_stored)
         if not stored.duplicate:
             await self.bus.publish(
                 "message.received",
@@ -121,6 +137,17 @@ class Intake:
                     "channel": contact.channel,
                     "conversation_id": stored.conversation_id,
                     "message_id": stored.message_id,
+                },
+            )
+        if complaint is not None:
+            await self.bus.publish(
+                "conversation.complaint",
+                {
+                    "conversation_id": stored.conversation_id,
+                    "customer_id": stored.customer_id,
+                    "channel": contact.channel,
+                    "source": complaint.source,
+                    "reason": complaint.reason,
                 },
             )
         if hints is None or not contact.route:
@@ -153,13 +180,14 @@ class Intake:
 
     async def _store(
         self, contact: InboundContact, on_stored: OnStored | None
-    ) -> tuple[IntakeResult, RoutingHints | None]:
-        """Store the message; routing hints when its conversation still has to be routed, else None."""
+    ) -> tuple[IntakeResult, RoutingHints | None, NewComplaint | None]:
+        """Store the message; routing hints when its conversation still has to be routed, else None; and
+        why the message made the conversation a complaint, if it did."""
         now = self.ctx.clock.now()
         async with self.sessions.begin() as db:
             duplicate = await self._already_stored(db, contact)
             if duplicate is not None:
-                return duplicate, None
+                return duplicate, None, None
             customer, new_customer = await self._customer(db, contact)
             conversation, new_conversation = await self._conversation(db, contact, customer.id, now)
             message = Message(
@@ -174,9 +202,10 @@ class Intake:
                 media=list(contact.media),
             )
             db.add(message)
-            complaint = contact.complaint or looks_like_complaint(f"{contact.subject or ''} {contact.text}")
+            complaint = None if conversation.complaint else self._complaint(contact, customer)
+            if complaint is not None and not await self._mark_complaint(db, conversation):
+                complaint = None  # a concurrent message made it a complaint first, and says so
             vip = customer.value_tier in self.vip_tiers or customer.lifecycle_stage == "vip"
-            conversation.complaint = conversation.complaint or complaint
             conversation.snippet = (contact.text or contact.subject or "")[:SNIPPET]
             conversation.last_activity_at = now
             active = conversation.routing_state in ("queued", "offered", "assigned", "wrapping")
@@ -197,13 +226,36 @@ class Intake:
                 complaint=conversation.complaint,
             )
             if active or not contact.route:
-                return result, None
+                return result, None, complaint
             last_agent = await self._last_agent(db, customer.id, conversation.id)
             language = contact.language or customer.language
             task_id, queue = await self.routing.claim_task(
                 conversation, contact.queue or DEFAULT_QUEUE, result.priority, language
             )
-            return replace(result, task_id=task_id), RoutingHints(language, last_agent, queue)
+            return replace(result, task_id=task_id), RoutingHints(language, last_agent, queue), complaint
+
+    def _complaint(self, contact: InboundContact, customer: Customer) -> NewComplaint | None:
+        """Whether this message is a complaint: the channel's flag, else the classifier's verdict."""
+        if contact.complaint:
+            if contact.complaint_source == "ivr":
+                return NewComplaint("ivr", "complaint option chosen in the IVR")
+            return NewComplaint("channel", f"flagged as a complaint by the {contact.channel} channel")
+        text = f"{contact.subject}\n{contact.text}" if contact.subject else contact.text
+        verdict = self.complaints.classify(text, contact.language or customer.language)
+        return NewComplaint("classifier", verdict.reason) if verdict.complaint else None
+
+    @staticmethod
+    async def _mark_complaint(db: AsyncSession, conversation: Conversation) -> bool:
+        """Make the conversation a complaint; False if it already was one (a conditional update, so of two
+        concurrent messages only one finds it was not)."""
+        marked = await db.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation.id, Conversation.complaint.is_(False))
+            .values(complaint=True)
+            .execution_options(synchronize_session=False)
+        )
+        conversation.complaint = True
+        return bool(marked.rowcount)
 
     async def _already_stored(self, db: AsyncSession, contact: InboundContact) -> IntakeResult | None:
         """The earlier result for a message with the same channel id (a retried webhook)."""

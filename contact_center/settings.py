@@ -165,10 +165,13 @@ class Settings(BaseSettings):
     )
     complaint_keywords: str = Field(
         default=(
-            "complaint,complain,unacceptable,disgusted,furious,outraged,terrible service,worst,refund now,"
-            "lawyer,legal action,ombudsman,beschwerde,reclamación,queja"
+            "complain*,unacceptable,disgusted,furious,outraged,terrible service,worst,refund now,lawyer*,"
+            "legal action,ombudsman,beschwerde*,reclamación,reclamaciones,queja*"
         ),
-        description="Words or phrases that mark a message as a complaint, comma-separated.",
+        description=(
+            "Words or phrases that mark a message as a complaint, comma-separated; whole words, case and "
+            "accents ignored, `word*` for every word beginning so."
+        ),
     )
     complaint_sentiment_threshold: float = Field(
         default=-0.6,
@@ -346,6 +349,11 @@ class Settings(BaseSettings):
     def language_candidate_list(self) -> list[str]:
         """The languages detection chooses among (empty: every language the detector knows)."""
         return [item.lower() for item in _split(self.language_candidates)]
+
+    @property
+    def complaint_keyword_list(self) -> list[str]:
+        """The words and phrases that mark a message as a complaint."""
+        return _split(self.complaint_keywords)
 
     def signing_key(self) -> bytes:
         """The secret key, creating and keeping a random one in the data directory when none is set."""
