@@ -469,6 +469,18 @@ async def history(app: web.Application, conversation_id: int) -> list[dict[str, 
 
 async def agent_writes(app: web.Application, conversation_id: int, agent_id: int, text: str) -> Message:
     """An agent's message into a chat they hold (PermissionDenied is the caller's check)."""
+    return await _outgoing(app, conversation_id, agent_id, text)
+
+
+async def system_writes(app: web.Application, conversation_id: int, text: str) -> Message | None:
+    """A message from the service itself (a survey, say) into a chat; None if the customer has left."""
+    try:
+        return await _outgoing(app, conversation_id, None, text)
+    except Conflict:
+        return None
+
+
+async def _outgoing(app: web.Application, conversation_id: int, agent_id: int | None, text: str) -> Message:
     text = text.strip()
     if not text or len(text) > MAX_TEXT:
         raise InvalidInput(f"a chat message has 1 to {MAX_TEXT} characters")
@@ -483,7 +495,7 @@ async def agent_writes(app: web.Application, conversation_id: int, agent_id: int
             conversation_id=conversation_id,
             channel="chat",
             direction="out",
-            author_kind="agent",
+            author_kind="agent" if agent_id is not None else "system",
             author_id=agent_id,
             body=text,
             created_at=now,

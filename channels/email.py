@@ -70,7 +70,7 @@ async def reply_by_email(request: web.Request, body: EmailIn) -> dict[str, Any]:
 async def send_reply(
     app: web.Application,
     conversation_id: int,
-    author_id: int,
+    author_id: int | None,
     body: str,
     subject: str | None = None,
     *,

@@ -291,7 +291,9 @@ async def drain(app: web.Application) -> None:
 # sending ------------------------------------------------------------------------------------------------
 
 
-async def send_sms(app: web.Application, conversation_id: int, author_id: int, body: str) -> Message:
+async def send_sms(
+    app: web.Application, conversation_id: int, author_id: int | None, body: str
+) -> Message:
     """Send `body` to the conversation's customer and store it; Conflict if they opted out."""
     if not body.strip():
         raise InvalidInput("the message is empty")
@@ -354,7 +356,7 @@ async def reply_numbers(db: AsyncSession, conversation: Conversation, default_ou
 
 
 async def _store_sent(
-    app: web.Application, conversation_id: int, author_id: int, body: str, sid: str, status: str | None
+    app: web.Application, conversation_id: int, author_id: int | None, body: str, sid: str, status: str | None
 ) -> Message:
     now = app[CLOCK].now()
     async with app[SESSIONS].begin() as db:
@@ -365,7 +367,7 @@ async def _store_sent(
             conversation_id=conversation_id,
             channel="sms",
             direction="out",
-            author_kind="agent",
+            author_kind="agent" if author_id is not None else "system",
             author_id=author_id,
             body=body,
             external_id=sid,

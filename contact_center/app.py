@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -9,19 +11,33 @@ from datetime import UTC, datetime
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from agent_ui import agent_pushes, chat_files, chat_namespace, chat_pages, console_pages, realtime
+from agent_ui import (
+    agent_pushes,
+    chat_files,
+    chat_namespace,
+    chat_pages,
+    console_pages,
+    notification_pushes,
+    realtime,
+    survey_pages,
+)
 from agent_ui.realtime import SIO
 from channels import email as email_channel
 from channels import sms, voice, voice_control
 from channels.inbox import Inbox, InboxCollector
+from channels.notification_senders import delivery_for
+from channels.ticket_outbound import ChannelOutbound
 from channels.twilio_client import close_client, rest_client
 from channels.twilio_webhooks import INBOX
 from contact_center.api import auth as auth_api
 from contact_center.api import console as console_api
 from contact_center.api import customers as customers_api
 from contact_center.api import knowledge as knowledge_api
+from contact_center.api import notifications as notifications_api
 from contact_center.api import openapi
 from contact_center.api import routing as routing_api
+from contact_center.api import sla as sla_api
+from contact_center.api import tickets as tickets_api
 from contact_center.api import users as users_api
 from contact_center.classify import ComplaintClassifier
 from contact_center.clock import Clock, SystemClock
@@ -32,6 +48,12 @@ from contact_center.events import InProcessBus, RedisBus
 from contact_center.intake import Intake
 from contact_center.routing_service.service import RoutingService
 from contact_center.settings import Settings
+from contact_center.tickets import listeners as ticket_listeners
+from contact_center.tickets.categories import ensure_builtin
+from contact_center.tickets.routing_link import TicketRouter
+from contact_center.tickets.service import TicketService
+from contact_center.tickets.surveys import Surveys
+from contact_center.tickets.timers import TicketTimers
 from contact_center.web import health, pages
 from contact_center.web.appkeys import (
     CLOCK,
@@ -45,7 +67,10 @@ from contact_center.web.appkeys import (
     ROUTING,
     SESSIONS,
     SETTINGS,
+    SURVEYS,
     TICK_INTERVAL,
+    TICKET_TIMERS,
+    TICKETS,
     TWILIO,
 )
 from contact_center.web.endpoints import access_of, add_endpoints
@@ -80,7 +105,7 @@ def create_app(
     app[METRICS] = Metrics()
     app[CUSTOMERS] = CustomerContext.from_settings(settings, app[CLOCK])
     app[TICK_INTERVAL] = tick_interval
-    app.cleanup_ctx.extend([_database, _redis, _events, _routing, _twilio, _email, _realtime])
+    app.cleanup_ctx.extend([_database, _redis, _events, _routing, _twilio, _email, _tickets, _realtime])
     endpoints = []
     for table in (
         auth_api.api,
@@ -89,6 +114,9 @@ def create_app(
         routing_api.api,
         console_api.api,
         knowledge_api.api,
+        notifications_api.api,
+        sla_api.api,
+        tickets_api.api,
         voice_control.api,
         sms.api,
         email_channel.api,
@@ -100,6 +128,7 @@ def create_app(
     app.router.add_routes(pages.routes)
     app.router.add_routes(chat_pages.routes)
     app.router.add_routes(console_pages.routes)
+    app.router.add_routes(survey_pages.routes)
     for channel in (voice, sms):
         app.router.add_routes(channel.routes)
     realtime.attach(app, realtime.create_server(settings))
@@ -207,9 +236,39 @@ async def _email(app: web.Application) -> AsyncIterator[None]:
     await stop()
 
 
+async def _tickets(app: web.Application) -> AsyncIterator[None]:
+    """The ticket service, its surveys, its bus handlers and its timers (SLA checks, auto-close, reminders,
+    notification delivery); the timers run unless the caller drives time (tick_interval None)."""
+    settings = app[SETTINGS]
+    await ensure_builtin(app[SESSIONS])
+    service = TicketService(
+        app[SESSIONS],
+        app[EVENTS],
+        app[CLOCK],
+        settings,
+        router=TicketRouter(app[ROUTING]),
+        outbound=ChannelOutbound(app),
+        vip_tiers=frozenset(settings.value_model.tier_names[:1]),
+    )
+    app[TICKETS] = service
+    app[SURVEYS] = Surveys(service, settings.signing_key(), settings.public_url)
+    timers = TicketTimers(service, delivery_for(app).deliver_due)
+    app[TICKET_TIMERS] = timers
+    stop = ticket_listeners.subscribe(app[EVENTS], service)
+    running = None
+    if app[TICK_INTERVAL] is not None:
+        running = asyncio.create_task(timers.run_forever(settings.ticket_timer_seconds))
+    yield
+    stop()
+    if running is not None:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+
+
 async def _realtime(app: web.Application) -> AsyncIterator[None]:
     """The socket.io namespaces (/chat, /agent) and their pushes of bus events."""
-    stops = [chat_namespace.attach(app), agent_pushes.attach(app)]
+    stops = [chat_namespace.attach(app), agent_pushes.attach(app), notification_pushes.attach(app)]
     yield
     for stop in stops:
         stop()

@@ -1,6 +1,8 @@
-"""The demo's console lists: wrap-up codes, canned replies and a knowledge base for an espresso-machine shop.
+"""The demo's console lists: wrap-up codes, canned replies and a knowledge base for an espresso-machine shop,
+with its product defect library.
 
-`seed_console` fills each list only while it is empty, so running it again changes nothing.
+`seed_console` fills each list only while it is empty (the defect library: while there is no defect), so
+running it again changes nothing.
 """
 
 from __future__ import annotations
@@ -220,7 +222,76 @@ kettles: one year. The warranty covers faults, not limescale damage or broken gl
 For a repair, check the serial number in the customer's screen-pop, create a ticket and book the
 collection; repairs take about 10 working days and a loan machine is offered for the Pro.""",
         ),
+        (
+            "Warranty repair",
+            ["warranty", "repair", "collection", "loan machine"],
+            """How to book a repair under warranty:
+
+1. Find the product and its **serial number** in the customer's screen-pop; the warranty end date is
+   shown beside it. Out of warranty, offer a paid repair quote instead.
+2. Look for the fault in the defect library: a known defect may have a quicker solution.
+3. Create a ticket of the category *Repair*, link the defect article if there is one, and book the
+   collection (the courier brings a box; the customer needs nothing else).
+4. Tell the customer: about **10 working days** door to door; a loan machine for the Espresso machine Pro.
+
+The repair, the collection and the return are free under warranty.""",
+        ),
     ],
+}
+
+# (category, subcategory) -> defects (title, tags, affected products, symptom, cause, solution); Markdown
+DEFECTS = {
+    ("Defect library", "Kettles"): [
+        (
+            "Kettle trips the circuit breaker when switched on",
+            ["breaker", "fuse", "earth leakage"],
+            ["KTL-5", "Kettle with temperature control"],
+            """The kettle **trips the circuit breaker** (or blows a fuse in the fuse box) as soon as it is
+switched on. Other appliances on the same socket work.""",
+            """Water or descaler got under the heating plate and into the connector of the base; kettles
+of the batch made before March are affected most.""",
+            """1. Ask the customer to **stop using the kettle** and unplug the base.
+2. Do not suggest drying it: the heating element stays damaged.
+3. Replace it under warranty (book a *Warranty repair* ticket with the reason *Replacement sent*).""",
+        ),
+    ],
+    ("Defect library", "Espresso machines"): [
+        (
+            "Water pools under the Espresso machine Pro",
+            ["leak", "water", "drip tray", "seal"],
+            ["ESP-900", "Espresso machine Pro"],
+            """A puddle of water forms **under the machine** after a few coffees, while the drip tray is
+empty or only half full.""",
+            """The seal between the water tank and its valve shrinks after descaling with vinegar or a
+descaler too strong, so the tank drips into the housing.""",
+            """Ask whether the tank sits flat and clicks in. If it still leaks, send the tank seal kit
+(SEAL-9) free of charge; it fits without tools. If water comes from the group head, book a warranty
+repair.""",
+        ),
+    ],
+    ("Defect library", "Grinders"): [
+        (
+            "Grinder stops after a few seconds",
+            ["grinder", "stops", "overheating"],
+            ["GRN-20", "Burr grinder"],
+            """The grinder starts, then **stops after two or three seconds** and only starts again after
+some minutes.""",
+            """The motor's thermal cut-out trips: the burrs are set to the finest step and oily beans jam
+them.""",
+            """Set the grind three steps coarser, empty the hopper and vacuum the burrs. If it still stops
+with the coarsest setting, book a warranty repair.""",
+        ),
+    ],
+}
+
+# As if agents had used them (linked to tickets, put into replies): "popular" sorts by these.
+USES = {
+    "Descaling your espresso machine (error E4)": 41,
+    "Warranty repair": 23,
+    "Delivery times and tracking": 19,
+    "Error codes on the display": 12,
+    "Kettle trips the circuit breaker when switched on": 9,
+    "Returns and refunds": 8,
 }
 
 
@@ -241,22 +312,13 @@ async def seed_console(db: AsyncSession, now: datetime) -> None:
         db, select(func.count()).select_from(KnowledgeArticle)
     ):
         await _seed_knowledge(db, now)
+    if not await _count(db, select(func.count()).where(KnowledgeArticle.kind == "defect")):
+        await _seed_defects(db, now)
 
 
 async def _seed_knowledge(db: AsyncSession, now: datetime) -> None:
-    tops: dict[str, KnowledgeCategory] = {}
-    subs: dict[str, int] = {}
     for (top, sub), articles in KNOWLEDGE.items():
-        if top not in tops:
-            tops[top] = KnowledgeCategory(name=top, position=len(tops))
-            db.add(tops[top])
-            await db.flush()
-        category = tops[top]
-        if sub is not None:
-            category = KnowledgeCategory(name=sub, parent_id=tops[top].id, position=subs.get(top, 0))
-            subs[top] = subs.get(top, 0) + 1
-            db.add(category)
-            await db.flush()
+        category = await _category(db, top, sub)
         for title, tags, body in articles:
             db.add(
                 KnowledgeArticle(
@@ -265,10 +327,51 @@ async def _seed_knowledge(db: AsyncSession, now: datetime) -> None:
                     body=body,
                     tags=tags,
                     published=True,
+                    usage_count=USES.get(title, 0),
                     created_at=now,
                     updated_at=now,
                 )
             )
+
+
+async def _seed_defects(db: AsyncSession, now: datetime) -> None:
+    for (top, sub), defects in DEFECTS.items():
+        category = await _category(db, top, sub)
+        for title, tags, products, symptom, cause, solution in defects:
+            db.add(
+                KnowledgeArticle(
+                    category_id=category.id,
+                    kind="defect",
+                    title=title,
+                    tags=tags,
+                    affected_products=products,
+                    symptom=symptom,
+                    cause=cause,
+                    solution=solution,
+                    published=True,
+                    usage_count=USES.get(title, 0),
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+
+
+async def _category(db: AsyncSession, top: str, sub: str | None) -> KnowledgeCategory:
+    """The category `top`, or its subcategory `sub`; each added after its siblings if it does not exist."""
+    category = await _child(db, None, top)
+    return category if sub is None else await _child(db, category.id, sub)
+
+
+async def _child(db: AsyncSession, parent_id: int | None, name: str) -> KnowledgeCategory:
+    siblings = KnowledgeCategory.parent_id == parent_id  # IS NULL for None
+    rows = list((await db.execute(select(KnowledgeCategory).where(siblings))).scalars())
+    found = next((row for row in rows if row.name == name), None)
+    if found is None:
+        position = max((row.position for row in rows), default=-1) + 1
+        found = KnowledgeCategory(name=name, parent_id=parent_id, position=position)
+        db.add(found)
+        await db.flush()
+    return found
 
 
 async def _count(db: AsyncSession, statement: Select[Any]) -> int:

@@ -4,6 +4,7 @@ so only ordinary formatting and safe links reach an agent's browser, whoever wro
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 
 import nh3
 from markdown_it import MarkdownIt
@@ -38,3 +39,11 @@ def to_text(markdown: str) -> str:
     """The words of a Markdown text without its markup (for excerpts)."""
     text = nh3.clean(_PARSER.render(markdown), tags=set(), strip_comments=True)
     return " ".join(html.unescape(text).split())
+
+
+def sections_to_html(sections: Sequence[tuple[str, str]]) -> str:
+    """Safe HTML for headed Markdown sections (a defect's Symptom, Cause, Solution): each non-empty one as
+    an escaped <h2> heading followed by its text rendered and sanitised as `to_html` does."""
+    return "".join(
+        f"<h2>{html.escape(heading)}</h2>\n{to_html(text)}" for heading, text in sections if text.strip()
+    )

@@ -1,11 +1,14 @@
 """Relevance ranking of knowledge articles for a text (what a customer wrote, or an agent's query).
 
-BM25F (Okapi BM25 over several fields): a word in the title counts three times, in a tag twice, in the
-body once, each field's count dampened by that field's own length (so a long body does not dilute a title
-match), and the sum saturates as in BM25. Words are lower-cased, stripped of
-punctuation, reduced by a light suffix stemmer (descale, descaling, descaled -> descal) and common words
-are dropped. A query word that occurs in no article is matched to similar words that do (typos such as
-"descalling"), counted in proportion to the similarity. Pure: no I/O, so it is tested on its own.
+BM25F (Okapi BM25 over several fields): a word in the title or in a defect's symptom counts three times,
+in a tag or an affected product's name twice, in the body, a defect's cause or solution once, each field's
+count dampened by that field's own length (so a long body does not dilute a title match), and the sum
+saturates as in BM25. The symptom weighs as much as the title because customers describe what they see
+("it trips the fuse box"), not what an article is called. Words are lower-cased, stripped of punctuation,
+reduced by a light suffix stemmer (descale, descaling, descaled -> descal; tripping, trips -> trip) and
+common words are dropped. A query word that occurs in no article is matched to indexed words at most one
+edit away (two for words of 8 letters or more; swapping two neighbouring letters is one edit), as in
+"descalling" or "repiar", counted in proportion to the similarity. Pure: no I/O, so it is tested on its own.
 """
 
 from __future__ import annotations
@@ -16,15 +19,18 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
 TITLE_WEIGHT = 3.0
+SYMPTOM_WEIGHT = 3.0
 TAG_WEIGHT = 2.0
+PRODUCT_WEIGHT = 2.0
 BODY_WEIGHT = 1.0
 K1 = 1.2
 B = 0.75
-FUZZY_CUTOFF = 85.0  # rapidfuzz ratio, 0-100
 FUZZY_MIN_LENGTH = 5  # shorter words have too many near neighbours ("mail" ~ "main")
+FUZZY_LONG_WORD = 8  # from this length a word may be two edits away
 STOP_WORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being below
     between both but by can could did do does doing down during each few for from further had has have
@@ -36,17 +42,22 @@ STOP_WORDS = frozenset(
 )
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _SUFFIXES = ("ies", "ing", "ed", "es", "s", "e", "y")
+_KEPT_DOUBLES = frozenset("aeioulsz")  # "descalling" keeps its ll, "buzzing" its zz, "missed" its ss
 
 
 def stem(word: str) -> str:
-    """A light English suffix stemmer: plural, -ing, -ed and a final -e or -y go (never below 3 letters)."""
+    """A light English suffix stemmer: plural, -ing, -ed and a final -e or -y go (never below 3 letters);
+    a consonant doubled before -ing or -ed is single again (tripping, tripped -> trip)."""
     if word.isdigit() or len(word) <= 3:
         return word
     if word.endswith("ss"):
         return word
     for suffix in _SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
+            root = word[: -len(suffix)]
+            if suffix in ("ing", "ed") and len(root) >= 4 and root[-1] == root[-2] not in _KEPT_DOUBLES:
+                root = root[:-1]
+            return root
     return word
 
 
@@ -63,6 +74,22 @@ class Document:
     title: str
     body: str = ""
     tags: Sequence[str] = ()
+    symptom: str = ""
+    cause: str = ""
+    solution: str = ""
+    products: Sequence[str] = ()
+
+    def fields(self) -> dict[str, str]:
+        """The text of each indexed field."""
+        return {
+            "title": self.title,
+            "tags": " ".join(self.tags),
+            "body": self.body,
+            "symptom": self.symptom,
+            "cause": self.cause,
+            "solution": self.solution,
+            "products": " ".join(self.products),
+        }
 
 
 @dataclass(frozen=True)
@@ -82,7 +109,15 @@ class Field:
     b: float
 
 
-FIELDS = {"title": Field(TITLE_WEIGHT, 0.5), "tags": Field(TAG_WEIGHT, 0.0), "body": Field(BODY_WEIGHT, B)}
+FIELDS = {
+    "title": Field(TITLE_WEIGHT, 0.5),
+    "tags": Field(TAG_WEIGHT, 0.0),
+    "body": Field(BODY_WEIGHT, B),
+    "symptom": Field(SYMPTOM_WEIGHT, 0.5),
+    "cause": Field(BODY_WEIGHT, B),
+    "solution": Field(BODY_WEIGHT, B),
+    "products": Field(PRODUCT_WEIGHT, 0.0),
+}
 
 
 @dataclass
@@ -100,17 +135,15 @@ class Index:
         """Index these documents."""
         index = cls(list(documents))
         for doc in index.documents:
-            fields = {
-                "title": Counter(tokenize(doc.title)),
-                "tags": Counter(tokenize(" ".join(doc.tags))),
-                "body": Counter(tokenize(doc.body)),
-            }
+            fields = {name: Counter(tokenize(text)) for name, text in doc.fields().items()}
             index.frequencies.append(fields)
             index.lengths.append({name: sum(counts.values()) for name, counts in fields.items()})
             index.document_frequency.update(set().union(*fields.values()))
         for name in FIELDS:
-            total = sum(lengths[name] for lengths in index.lengths)
-            index.average_length[name] = total / len(index.lengths) if total else 1.0
+            # Averaged over the documents that have the field: most articles have no symptom, and counting
+            # them would make every symptom look long.
+            filled = [lengths[name] for lengths in index.lengths if lengths[name]]
+            index.average_length[name] = sum(filled) / len(filled) if filled else 1.0
         return index
 
     def idf(self, term: str) -> float:
@@ -119,15 +152,17 @@ class Index:
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     def expand(self, term: str) -> dict[str, float]:
-        """The indexed words a query word stands for, each with a weight: itself, else similar words."""
+        """The indexed words a query word stands for, each with a weight: itself, else words one edit away
+        (two for long words), weighted by their similarity."""
         if term in self.document_frequency:
             return {term: 1.0}
         if len(term) < FUZZY_MIN_LENGTH or term.isdigit():
             return {}
+        edits = 2 if len(term) >= FUZZY_LONG_WORD else 1
         matches = process.extract(
-            term, list(self.document_frequency), scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=3
+            term, list(self.document_frequency), scorer=OSA.distance, score_cutoff=edits, limit=3
         )
-        return {word: score / 100 for word, score, _ in matches}
+        return {word: 1 - distance / max(len(term), len(word)) for word, distance, _ in matches}
 
     def term_frequency(self, position: int, word: str) -> float:
         """BM25F's pseudo-frequency: each field's count, weighted and normalised by that field's length."""

@@ -10,6 +10,7 @@ from contact_center.db.models import Queue, User
 from routing.model import AgentProfile, EscalationStep, Fallback, QueueConfig, Strategy
 
 ROUTED_ROLES = ("agent", "supervisor")
+TICKET_CAPACITY = 5  # tickets an agent works at once unless their capacity names "ticket"
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
 
 
@@ -111,7 +112,7 @@ def agent_profile(user: User) -> AgentProfile:
         id=str(user.id),
         skills={s.skill.name: s.level for s in user.skills},
         languages=frozenset(user.languages or []),
-        capacity=dict(user.capacity or {}),
+        capacity={"ticket": TICKET_CAPACITY, **(user.capacity or {})},
         queues=frozenset(user.queues) if user.queues else None,
     )
 

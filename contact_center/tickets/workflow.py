@@ -18,6 +18,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from contact_center.errors import Conflict
+
 
 class TicketState(StrEnum):
     """Where a ticket is in its life."""
@@ -61,16 +63,17 @@ ALLOWED: dict[ActionKind, frozenset[TicketState]] = {
 NEEDS_REASON = frozenset({ActionKind.WAIT, ActionKind.ESCALATE, ActionKind.RESOLVE, ActionKind.REOPEN})
 
 
-class IllegalTransition(Exception):
-    """The action does not apply to the ticket as it is; the message says why."""
+class IllegalTransition(Conflict):
+    """The action does not apply to the ticket as it is; the message says why (409 over HTTP)."""
 
 
 @dataclass(frozen=True)
 class Action:
     """One thing done to a ticket: by whom (a user id, or None for the system or the customer), why, when.
 
-    `cause` names what triggered an escalation ("sla:first_response", "manual", "csat:low"...): a ticket
-    escalates at most once for each cause.
+    `cause` names what triggered an escalation ("sla:first_response:1", "manual", "survey:low"...): a ticket
+    escalates at most once for each cause. `to_tier` sends it to a given tier (by default the next one); the
+    ticket's own tier is allowed only when given, to re-route it within its tier (a supervisor's recovery).
     """
 
     kind: ActionKind
@@ -78,6 +81,7 @@ class Action:
     actor_id: int | None = None
     reason: str = ""
     cause: str | None = None
+    to_tier: int | None = None
 
 
 @dataclass(frozen=True)
@@ -156,9 +160,11 @@ def _target(
         cause = action.cause or "manual"
         if cause in ticket.escalation_causes:
             raise IllegalTransition(f"already escalated for {cause!r}")
-        if ticket.tier >= rules.max_tier:
+        tier = action.to_tier if action.to_tier is not None else ticket.tier + 1
+        if tier > rules.max_tier:
             raise IllegalTransition(f"already at the highest tier (L{rules.max_tier})")
-        tier = ticket.tier + 1
+        if tier < ticket.tier:
+            raise IllegalTransition(f"a ticket at L{ticket.tier} cannot be escalated down to L{tier}")
         changes = {"tier": tier, "escalation_causes": ticket.escalation_causes | {cause}}
         return TicketState.ESCALATED, changes, {"tier": tier, "cause": cause}
     if kind is ActionKind.RESOLVE:

@@ -49,6 +49,10 @@ EXPECTED = {
     "POST /api/users": "admin",
     "GET /api/users/{id}": "agent",
     "PATCH /api/users/{id}": "admin",
+    "GET /api/users/me/notify": "agent",  # the caller's own preferences
+    "PUT /api/users/me/notify": "agent",
+    "GET /api/notifications": "agent",  # the caller's own
+    "POST /api/notifications/{id}/read": "agent",
     "GET /api/teams": "agent",
     "POST /api/teams": "admin",
     "GET /api/teams/{id}": "agent",
@@ -97,6 +101,21 @@ EXPECTED = {
     "PUT /api/knowledge/articles/{id}": "admin",
     "DELETE /api/knowledge/articles/{id}": "admin",
     "GET /api/knowledge/suggest": "agent",
+    "POST /api/knowledge/articles/{id}/use": "agent",
+    "GET /api/tickets/{ticket_id}/articles": "agent",
+    "POST /api/tickets/{ticket_id}/articles": "agent",
+    "DELETE /api/tickets/{ticket_id}/articles/{article_id}": "agent",
+    "GET /api/tickets/{ticket_id}/suggestions": "agent",
+    "GET /api/business-calendars": "supervisor",
+    "POST /api/business-calendars": "admin",
+    "GET /api/business-calendars/{id}": "supervisor",
+    "PUT /api/business-calendars/{id}": "admin",
+    "DELETE /api/business-calendars/{id}": "admin",
+    "GET /api/sla-policies": "supervisor",
+    "POST /api/sla-policies": "admin",
+    "GET /api/sla-policies/{id}": "supervisor",
+    "PUT /api/sla-policies/{id}": "admin",
+    "DELETE /api/sla-policies/{id}": "admin",
     "GET /api/audit": "admin",
     "GET /api/voice/token": "agent",
     "POST /api/voice/calls/{conversation_id}/hold": "agent",
@@ -161,6 +180,8 @@ async def test_each_caller_gets_the_expected_status_on_every_route(client, staff
         "conversation_id": "999999",
         "message_id": "999999",
         "file_id": "0" * 32,
+        "ticket_id": "999999",
+        "article_id": "999999",
     }
     for route in sorted(EXPECTED):
         method, path = route.split(" ", 1)

@@ -25,6 +25,9 @@ VALID_BODIES = {
     "/api/canned-replies/{id}/render": {"conversation_id": 1},
     "/api/knowledge/categories/{id}": {"name": "Machines"},
     "/api/knowledge/articles/{id}": {"title": "Descaling"},
+    "/api/tickets/{ticket_id}/articles": {"article_id": 1},
+    "/api/business-calendars/{id}": {"name": "Office", "hours": {"mon": [["09:00", "17:00"]]}},
+    "/api/sla-policies/{id}": {"name": "Standard", "first_response_minutes": 60},
 }
 
 
@@ -44,6 +47,7 @@ def concrete(path: str) -> str:
         .replace("{reservation_id}", "0" * 32)
         .replace("{task_id}", "no-such-task")
         .replace("{conversation_id}", "1")
+        .replace("{ticket_id}", "1")
     )
 
 

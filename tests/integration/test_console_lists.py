@@ -507,7 +507,7 @@ async def test_suggestions_for_a_conversation_put_the_descaling_article_first(
     )
     suggested = await get(client, "/api/knowledge/suggest", agent, conversation_id=str(conversation))
     assert suggested[0]["id"] == kb["articles"][0]
-    assert set(suggested[0]) == {"id", "title", "score", "excerpt"}
+    assert set(suggested[0]) == {"id", "title", "kind", "score", "excerpt"}
     assert kb["draft"] not in {s["id"] for s in suggested}
     assert kb["articles"][2] not in {s["id"] for s in suggested}  # delivery shares no word with the customer
     assert all(s["score"] > 0 for s in suggested) and len(suggested) <= 5
@@ -553,7 +553,8 @@ async def test_demo_seed_fills_the_console_lists_once(sessions, ctx):
     from contact_center.console.canned import CannedReplyIn
     from contact_center.db.models import CannedReply
     from contact_center.demo.seed import seed_demo
-    from contact_center.knowledge.service import category_tree, suggest
+    from contact_center.knowledge.categories import category_tree
+    from contact_center.knowledge.service import suggest
 
     assert await seed_demo(sessions, ctx, customers=2)
     first = await counts(sessions)

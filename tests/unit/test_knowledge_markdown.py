@@ -4,7 +4,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from contact_center.knowledge.markdown import to_html, to_text
+from contact_center.knowledge.markdown import sections_to_html, to_html, to_text
 
 SAFE_TAGS = {"p", "a", "strong", "em", "code", "pre", "h1", "ul", "ol", "li", "table", "tr", "td", "br"}
 
@@ -68,3 +68,23 @@ def test_plain_text_drops_markup_keeps_words():
     assert to_text("# Descaling\n\nRun **the programme** [now](https://x.example).") == (
         "Descaling Run the programme now."
     )
+
+
+def test_a_defects_sections_are_headed_rendered_and_sanitised_and_empty_ones_left_out():
+    html = sections_to_html(
+        [
+            ("Symptom", "Trips the **breaker** <script>alert(1)</script>"),
+            ("Cause", "  "),
+            ("Solution", "[Replace it](javascript:alert(1)) under [warranty](https://shop.example/w)"),
+        ]
+    )
+    assert html.startswith("<h2>Symptom</h2>\n<p>Trips the <strong>breaker</strong> &lt;script&gt;")
+    assert "<h2>Cause</h2>" not in html and "<h2>Solution</h2>" in html
+    assert 'href="javascript' not in html
+    assert '<a href="https://shop.example/w" rel="noopener noreferrer">warranty</a>' in html
+    for tag, _ in Elements(html).found:
+        assert tag in SAFE_TAGS | {"h2"}
+
+
+def test_section_headings_are_escaped():
+    assert sections_to_html([("<b>", "x")]) == "<h2>&lt;b&gt;</h2>\n<p>x</p>\n"

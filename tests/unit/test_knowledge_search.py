@@ -80,3 +80,90 @@ def test_excerpt_starts_near_the_first_matching_word():
 
 def test_short_text_is_its_own_excerpt():
     assert excerpt("  Short   text. ", ["x"]) == "Short text."
+
+
+def test_stemming_undoubles_a_consonant_before_ing_or_ed():
+    assert {stem(w) for w in ["trip", "trips", "tripping", "tripped"]} == {"trip"}
+    assert stem("descalling") == "descall" and stem("missed") == "miss" and stem("added") == "add"
+
+
+def test_a_swapped_pair_of_letters_is_one_edit():
+    index = Index.build([Document(1, "Warranty repair"), Document(2, "Repeat orders")])
+    assert set(index.expand("repiar")) == {"repair"}
+    assert index.expand("rpeiar") == {}  # two edits in a word of six letters is too far
+
+
+# A shop's knowledge base with its defect library (symptom, cause, solution, affected products).
+LIBRARY = [
+    Document(
+        1,
+        "Warranty terms",
+        "Machines have two years of warranty, kettles and grinders one year. The warranty covers faults.",
+        ("warranty", "guarantee"),
+    ),
+    Document(
+        2,
+        "Warranty repair",
+        "Check the serial number, create a repair ticket and book the collection. A repair under warranty "
+        "is free and takes about 10 working days; the kettle or machine comes back by courier.",
+        ("warranty", "repair"),
+    ),
+    Document(
+        3,
+        "Kettle temperature settings",
+        "Switch the kettle on and choose 70, 80, 90 or 100 degrees; the light turns green when it is ready.",
+        ("kettle", "KTL-5"),
+    ),
+    Document(
+        4,
+        "Descaling the kettle",
+        "Fill the kettle with water and descaler, switch it on and let it stand for an hour. Rinse twice.",
+        ("kettle", "descale"),
+    ),
+    Document(
+        5,
+        "Kettle: earth leakage after descaling",
+        symptom="The kettle trips the circuit breaker (or blows a fuse in the fuse box) as soon as it is "
+        "switched on; other appliances on the same socket work.",
+        cause="Descaler or water got under the heating plate and into the connector of the base.",
+        solution="Stop using the kettle at once. Replace it under warranty; do not try to dry it.",
+        products=("KTL-5", "Kettle with temperature control"),
+    ),
+    Document(
+        6,
+        "Headset: sound on one side only",
+        symptom="Customers hear the caller in one ear only; the other side is silent or crackles.",
+        cause="A broken wire in the cable near the jack plug.",
+        solution="Try another device to rule out the computer, then send a replacement under warranty.",
+        products=("HS-2", "Office headset"),
+    ),
+    Document(
+        7,
+        "Delivery times",
+        "Orders placed before 2 pm arrive within 2-3 working days; the box is tracked.",
+        ("delivery",),
+    ),
+]
+
+
+def test_a_misspelt_waranty_repiar_finds_the_warranty_repair_article_first():
+    hits = Index.build(LIBRARY).search("waranty repiar")
+    assert hits[0].id == 2
+    assert {"warrant", "repair"} <= set(hits[0].terms)
+
+
+def test_a_customer_describing_a_defects_symptom_gets_that_defect_first():
+    hits = Index.build(LIBRARY).search("my kettle keeps tripping the fuse box when I switch it on")
+    assert hits[0].id == 5
+    assert len(hits) > 1 and hits[0].score > 1.5 * hits[1].score
+    assert {"trip", "fus", "kettl"} <= set(hits[0].terms)
+
+
+def test_a_defects_products_are_searchable():
+    assert [h.id for h in Index.build(LIBRARY).search("HS-2")][:1] == [6]
+
+
+def test_the_symptom_counts_as_much_as_the_title():
+    docs = [Document(1, "Crackling sound"), Document(2, "Headset fault", symptom="Crackling sound")]
+    first, second = Index.build(docs).search("crackling")
+    assert first.score == second.score

@@ -19,20 +19,6 @@ down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The categories every installation has, and their escalation tiers until an admin changes them. A tier's
-# queue is a routing queue's name; an unknown name routes to the default queue.
-BUILTIN_CATEGORIES = [
-    ("complaint", "Complaint", "high"),
-    ("service_request", "Service request", "normal"),
-    ("inquiry", "Inquiry", "low"),
-    ("repair", "Repair", "normal"),
-]
-DEFAULT_TIERS = [
-    {"tier": 1, "name": "L1 agent", "queue": "general", "notify": ["assignee"]},
-    {"tier": 2, "name": "L2 specialist", "queue": "specialists", "notify": ["assignee", "team_lead"]},
-    {"tier": 3, "name": "L3 supervisor", "queue": "supervisors", "notify": ["team_lead", "supervisors"]},
-]
-
 
 def upgrade() -> None:
     op.create_table(
@@ -56,7 +42,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_business_calendars")),
         sa.UniqueConstraint("name", name=op.f("uq_business_calendars_name")),
     )
-    categories = op.create_table(
+    op.create_table(
         "ticket_categories",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("code", sa.String(length=32), nullable=False),
@@ -72,19 +58,6 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), server_default=sa.true(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ticket_categories")),
         sa.UniqueConstraint("code", name=op.f("uq_ticket_categories_code")),
-    )
-    op.bulk_insert(
-        categories,
-        [
-            {
-                "code": code,
-                "label": label,
-                "tiers": DEFAULT_TIERS,
-                "default_priority": priority,
-                "builtin": True,
-            }
-            for code, label, priority in BUILTIN_CATEGORIES
-        ],
     )
     op.create_table(
         "sla_policies",

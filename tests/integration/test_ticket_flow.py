@@ -1,0 +1,184 @@
+"""Tickets end to end on the whole app: a complaint arriving by chat climbs L1 -> L2 -> L3 on SLA breaches,
+is resolved, the customer rates it 1 and it is reopened and escalated to a supervisor; plus the ticket API's
+workflow, notes, fields and authorisation."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from contact_center.db.models import Notification, SlaPolicy, Ticket, TicketEscalation
+from contact_center.web.appkeys import EVENTS, ROUTING, SESSIONS, TICKET_TIMERS
+from tests.conftest import bearer
+from tests.integration.test_chat import agent_ready, sockets, started  # noqa: F401  (fixture)
+
+COMPLAINT = "This is unacceptable. My kettle broke after two days and I want to complain."
+
+
+async def settle(app) -> None:
+    await app[ROUTING].flush()
+    await app[EVENTS].drain()
+    await app[EVENTS].drain()
+
+
+async def policy(app, **targets) -> None:
+    async with app[SESSIONS].begin() as db:
+        db.add(
+            SlaPolicy(name="Complaints", position=1, category="complaint", warn_before_minutes=10, **targets)
+        )
+
+
+async def ticket_of(app) -> Ticket:
+    async with app[SESSIONS]() as db:
+        return (await db.execute(select(Ticket).order_by(Ticket.id.desc()).limit(1))).scalar_one()
+
+
+async def test_a_chat_complaint_climbs_the_tiers_and_a_low_rating_brings_a_supervisor_back(
+    client,
+    staff,
+    sockets,
+    clock,  # noqa: F811
+):
+    app = client.server.app
+    await policy(app, first_response_minutes=30, resolution_minutes=8 * 60)
+    await agent_ready(client, staff)  # someone is there to chat (but nobody answers the complaint)
+    customer, _ = await started(client, sockets, text=COMPLAINT)
+    await settle(app)
+    ticket = await ticket_of(app)
+    assert (ticket.category, ticket.source, ticket.status, ticket.tier) == (
+        "complaint",
+        "classifier",
+        "new",
+        1,
+    )
+    timers = app[TICKET_TIMERS]
+
+    clock.advance(minutes=21)  # the warning, ten minutes before the first response is due
+    assert (await timers.run_once()).warned == 1
+    clock.advance(minutes=10)
+    first = await timers.run_once()
+    assert (first.breached, first.escalated) == (1, 1)
+    assert (await timers.run_once()).breached == 0  # a second pass finds nothing new
+    clock.advance(minutes=31)  # the L2 response is late too
+    assert (await timers.run_once()).escalated == 1
+    ticket = await ticket_of(app)
+    assert (ticket.status, ticket.tier) == ("escalated", 3)
+
+    supervisor = bearer(staff["supervisor"]["token"])
+    resolved = await client.post(
+        f"/api/tickets/{ticket.id}/actions",
+        json={"action": "resolve", "reason": "refund sent"},
+        headers=supervisor,
+    )
+    assert resolved.status == 200, await resolved.text()
+    await settle(app)
+    survey = await customer.wait_for("message", 1)
+    link = next(m["text"] for m in survey if "/survey/" in m.get("text", ""))
+    path = re.search(r"/survey/\S+", link).group(0)
+    page = await client.get(path)
+    assert page.status == 200 and "How did we do?" in await page.text()
+    answered = await client.post(path, json={"score": 1, "comment": "Still no kettle"})
+    assert answered.status == 200, await answered.text()
+    again = await client.post(path, json={"score": 5})
+    assert again.status == 409  # answered once
+    await settle(app)
+
+    detail = await (await client.get(f"/api/tickets/{ticket.id}", headers=supervisor)).json()
+    assert (detail["status"], detail["tier"]) == ("escalated", 3)
+    steps = [(e["action"], e["to"]) for e in detail["history"] if e["action"] not in ("sla_warning",)]
+    assert steps == [
+        ("created", "new"),
+        ("sla_breached", None),
+        ("escalate", "escalated"),
+        ("sla_breached", None),
+        ("escalate", "escalated"),
+        ("resolve", "resolved"),
+        ("survey_sent", None),
+        ("survey_answered", None),
+        ("reopen", "reopened"),
+        ("escalate", "escalated"),
+    ]
+    assert [s["score"] for s in detail["surveys"]] == [1]
+    async with app[SESSIONS]() as db:
+        causes = (
+            (await db.execute(select(TicketEscalation.cause).order_by(TicketEscalation.id))).scalars().all()
+        )
+        told = (await db.execute(select(Notification.kind, Notification.user_id))).all()
+    assert causes == ["sla:first_response:1", "sla:first_response:2", "survey:low:1"]
+    assert ("escalated", staff["supervisor"]["id"]) in told  # the L3 tier tells the supervisors
+
+
+@pytest.mark.parametrize("role", ["agent", "supervisor"])
+async def test_the_ticket_api_runs_the_workflow_and_refuses_illegal_steps(client, staff, role):
+    app = client.server.app
+    headers = bearer(staff[role]["token"])
+    customer = await client.post("/api/customers", json={"display_name": "Ana Lopez"}, headers=headers)
+    assert customer.status == 201, await customer.text()
+    customer_id = (await customer.json())["id"]
+    created = await client.post(
+        "/api/tickets",
+        json={
+            "customer_id": customer_id,
+            "subject": "Broken kettle",
+            "category": "repair",
+            "assignee_id": staff[role]["id"],
+            "tags": ["Kettle"],
+        },
+        headers=headers,
+    )
+    assert created.status == 201, await created.text()
+    ticket = await created.json()
+    assert ticket["status"] == "new" and ticket["tags"] == ["kettle"]
+    path = f"/api/tickets/{ticket['id']}"
+    refused = await client.post(f"{path}/actions", json={"action": "close"}, headers=headers)
+    assert refused.status == 409 and "cannot be closed" in (await refused.json())["error"]["message"]
+    no_reason = await client.post(f"{path}/actions", json={"action": "wait"}, headers=headers)
+    assert no_reason.status == 409
+    for action, reason in (("start", ""), ("wait", "asked for the receipt"), ("resume", "")):
+        response = await client.post(
+            f"{path}/actions", json={"action": action, "reason": reason}, headers=headers
+        )
+        assert response.status == 200, await response.text()
+    note = await client.post(f"{path}/notes", json={"text": "Receipt <b>attached</b>"}, headers=headers)
+    assert note.status == 201
+    patched = await client.patch(path, json={"priority": "high"}, headers=headers)
+    assert patched.status == 200
+    detail = await patched.json()
+    assert [e["action"] for e in detail["history"]] == [
+        "created",
+        "start",
+        "wait",
+        "resume",
+        "note",
+        "updated",
+    ]
+    assert detail["history"][4]["body"] == "Receipt <b>attached</b>"  # stored as written; pages escape it
+    listed = await (await client.get("/api/tickets?assignee=me&status=open", headers=headers)).json()
+    assert [t["id"] for t in listed["tickets"]] == [ticket["id"]]
+    await app[EVENTS].drain()
+
+
+async def test_agents_of_another_team_do_not_see_a_teams_ticket(client, staff, sessions, clock):
+    from contact_center.db.models import Customer, Team
+
+    async with sessions.begin() as db:
+        other = Team(name="Back office", created_at=clock.now())
+        customer = Customer(display_name="Bo", created_at=clock.now(), updated_at=clock.now())
+        db.add_all([other, customer])
+        await db.flush()
+        db.add(
+            Ticket(
+                customer_id=customer.id,
+                subject="Private",
+                team_id=other.id,
+                created_at=clock.now(),
+                updated_at=clock.now(),
+            )
+        )
+    agent, supervisor = bearer(staff["agent"]["token"]), bearer(staff["supervisor"]["token"])
+    assert (await (await client.get("/api/tickets", headers=agent)).json())["tickets"] == []
+    seen = (await (await client.get("/api/tickets", headers=supervisor)).json())["tickets"]
+    assert [t["subject"] for t in seen] == ["Private"]
+    assert (await client.get(f"/api/tickets/{seen[0]['id']}", headers=agent)).status == 404
