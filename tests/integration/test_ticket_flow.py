@@ -38,8 +38,8 @@ async def ticket_of(app) -> Ticket:
 async def test_a_chat_complaint_climbs_the_tiers_and_a_low_rating_brings_a_supervisor_back(
     client,
     staff,
-    sockets,
-    clock,  # noqa: F811
+    sockets,  # noqa: F811
+    clock,
 ):
     app = client.server.app
     await policy(app, first_response_minutes=30, resolution_minutes=8 * 60)
