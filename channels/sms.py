@@ -38,7 +38,7 @@ from contact_center.customers.identity import normalise_phone
 from contact_center.db.models import Conversation, CustomerIdentity, Message, SmsOptOut, WebhookReceipt
 from contact_center.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from contact_center.intake import InboundContact
-from contact_center.web.appkeys import CLOCK, EVENTS, INTAKE, SESSIONS, SETTINGS, TWILIO
+from contact_center.web.appkeys import CLOCK, EVENTS, INTAKE, SESSIONS, SETTINGS, SURVEYS, TWILIO
 from contact_center.web.endpoints import EndpointTable, declare_access
 
 log = logging.getLogger(__name__)
@@ -131,16 +131,26 @@ async def store_message(app: web.Application, form: dict[str, str], at: datetime
 
 
 async def _receive(app: web.Application, form: dict[str, str]) -> None:
-    """Hand the message to intake, then record its media and fetch them in the background."""
+    """Hand the message to intake, then record its media and fetch them in the background. A rating that
+    answers the customer's open satisfaction survey is stored in the conversation but not routed."""
+    surveys = app.get(SURVEYS)
+    answering = surveys is not None and await surveys.awaits_sms(form["From"], form.get("Body", ""))
+    attributes = {"from": form["From"], "to": form.get("To", ""), "num_media": form.get("NumMedia")}
     result = await app[INTAKE].receive(
         InboundContact(
             channel="sms",
             identities=[("phone", form["From"])],
             external_id=form["MessageSid"],
             text=form.get("Body", ""),
-            attributes={"from": form["From"], "to": form.get("To", ""), "num_media": form.get("NumMedia")},
+            attributes={**attributes, "survey_answer": True} if answering else attributes,
+            route=not answering,
         )
     )
+    if answering and not result.duplicate:
+        try:
+            await surveys.answer_sms(result.conversation_id, form.get("Body", ""))
+        except Conflict as exc:
+            log.info("an SMS survey answer was not taken: %s", exc)
     entries = media_entries(app, form)
     if entries and await _record_media(app, result.message_id, entries):
         if any(entry["status"] == "pending" for entry in entries):
@@ -291,9 +301,7 @@ async def drain(app: web.Application) -> None:
 # sending ------------------------------------------------------------------------------------------------
 
 
-async def send_sms(
-    app: web.Application, conversation_id: int, author_id: int | None, body: str
-) -> Message:
+async def send_sms(app: web.Application, conversation_id: int, author_id: int | None, body: str) -> Message:
     """Send `body` to the conversation's customer and store it; Conflict if they opted out."""
     if not body.strip():
         raise InvalidInput("the message is empty")

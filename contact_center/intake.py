@@ -209,7 +209,7 @@ class Intake:
             conversation.snippet = (contact.text or contact.subject or "")[:SNIPPET]
             conversation.last_activity_at = now
             active = conversation.routing_state in ("queued", "offered", "assigned", "wrapping")
-            if not active:  # committed with the message: the routing service re-queues it if we die now
+            if not active and contact.route:  # committed with the message: re-queued if we die now
                 conversation.routing_state = "pending"
             await db.flush()
             if on_stored is not None:

@@ -16,6 +16,8 @@ from routing.model import Agent, EscalationStep, Presence, QueueConfig, Strategy
 
 DEFAULT_AGING_SECONDS = 60.0
 EXCLUSIVE_CHANNELS = frozenset({"voice"})
+# Back-office work an agent puts down to take a call: it does not keep an exclusive channel's task away.
+DEFERRABLE_CHANNELS = frozenset({"ticket"})
 
 
 def score(task: Task, aging_seconds: float = DEFAULT_AGING_SECONDS) -> float:
@@ -34,7 +36,7 @@ def has_room(agent: Agent, channel: str, exclusive: frozenset[str] = EXCLUSIVE_C
     """True if the agent is available, has no open offer, and has free capacity on the channel."""
     if agent.presence is not Presence.AVAILABLE or agent.offer is not None:
         return False
-    if channel in exclusive and agent.tasks:
+    if channel in exclusive and any(held not in DEFERRABLE_CHANNELS for held in agent.tasks.values()):
         return False
     if any(held in exclusive for held in agent.tasks.values()):
         return False

@@ -54,8 +54,12 @@ def subscribe(bus: EventBus, service: TicketService) -> Callable[[], None]:
 
     async def on_accepted(event: Event) -> None:
         task_id, agent_id = event.payload.get("task_id"), event.payload.get("agent_id")
-        if _mine(bus, event) and is_ticket_task(task_id) and agent_id:
+        if not (_mine(bus, event) and task_id and agent_id):
+            return
+        if is_ticket_task(task_id):
             await service.task_accepted(task_id, int(agent_id))
+        else:
+            await service.conversation_accepted(task_id, int(agent_id))
 
     stops = [
         bus.subscribe("conversation.complaint", on_complaint),
@@ -117,7 +121,9 @@ async def open_complaint(service: TicketService, payload: dict[str, object]) -> 
         tags=[f"via-{conversation.channel}"],
     )
     source = SOURCES.get(str(payload.get("source")), "channel")
-    ticket_id = await service.create(form, actor_id=None, source=source)
+    # a conversation waiting for an agent brings its ticket along: whoever takes it holds the ticket too
+    live = conversation.routing_state in ("pending", "queued", "offered", "assigned", "wrapping")
+    ticket_id = await service.create(form, actor_id=None, source=source, route=not live)
     log.info("complaint ticket %s opened for conversation %s (%s)", ticket_id, conversation_id, source)
     return ticket_id
 

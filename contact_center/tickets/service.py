@@ -86,9 +86,12 @@ class TicketService:
 
     # creating ---------------------------------------------------------------------------------------
 
-    async def create(self, form: TicketCreate, *, actor_id: int | None, source: str = "agent") -> int:
-        """Open a ticket: its SLA clocks start, it is routed to its first tier unless someone holds it, and
-        a critical or VIP complaint escalates at once."""
+    async def create(
+        self, form: TicketCreate, *, actor_id: int | None, source: str = "agent", route: bool = True
+    ) -> int:
+        """Open a ticket: its SLA clocks start, it is routed to its first tier unless someone holds it (or
+        `route` is false: the agent who takes its live conversation will), and a critical or VIP complaint
+        escalates at once."""
         now = self.clock.now()
         async with self.sessions.begin() as db:
             customer = await db.get(Customer, form.customer_id)
@@ -143,7 +146,7 @@ class TicketService:
                 await self._escalate(
                     db, ticket, Action(ActionKind.ESCALATE, now, SYSTEM, cause[1], cause[0]), effects
                 )
-            elif ticket.assignee_id is None:
+            elif ticket.assignee_id is None and route:
                 await self._plan_route(db, ticket, category, effects)
         await self._after(effects)
         return ticket.id
@@ -521,6 +524,30 @@ class TicketService:
                 await self._transition(db, ticket, Action(ActionKind.START, now, agent_id), effects)
             effects.events.append(("ticket.changed", {"ticket_id": ticket.id, "action": "assigned"}))
         await self._after(effects)
+
+    async def conversation_accepted(self, conversation_task_id: str, agent_id: int) -> None:
+        """An agent took a conversation: its linked tickets that nobody holds become theirs."""
+        now = self.clock.now()
+        async with self.sessions.begin() as db:
+            query = (
+                select(Ticket)
+                .join(TicketConversation, TicketConversation.ticket_id == Ticket.id)
+                .join(Conversation, Conversation.id == TicketConversation.conversation_id)
+                .where(
+                    Conversation.task_id == conversation_task_id,
+                    Ticket.assignee_id.is_(None),
+                    Ticket.task_id.is_(None),
+                    Ticket.status.in_((TicketState.NEW.value, TicketState.REOPENED.value)),
+                )
+                .with_for_update()
+            )
+            tickets = list((await db.execute(query)).scalars())
+            for ticket in tickets:
+                ticket.assignee_id, ticket.updated_at = agent_id, now
+                data = {"conversation_task_id": conversation_task_id, "tier": ticket.tier}
+                db.add(self._event(ticket, "assigned", agent_id, now, data=data))
+        for ticket in tickets:
+            await self.bus.publish("ticket.changed", {"ticket_id": ticket.id, "action": "assigned"})
 
     # helpers ----------------------------------------------------------------------------------------
 

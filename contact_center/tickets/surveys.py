@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contact_center.db.models import Conversation, Ticket, TicketConversation, TicketSurvey
+from contact_center.db.models import Conversation, CustomerIdentity, Ticket, TicketConversation, TicketSurvey
 from contact_center.errors import Conflict, NotFound
 from contact_center.tickets.notify import Notice, recipients, record
 from contact_center.tickets.ports import SurveyInvite
@@ -28,7 +28,7 @@ from contact_center.tickets.service import SYSTEM, Effects, TicketService
 from contact_center.tickets.workflow import Action, ActionKind, IllegalTransition, TicketState
 
 log = logging.getLogger(__name__)
-SMS_ANSWER = re.compile(r"^\s*([1-5])\s*[.!]?\s*(.*)$", re.DOTALL)
+SMS_ANSWER = re.compile(r"^\s*([1-5])(?:\s*[.!]?\s*$|[\s.!,:-]+(.*)$)", re.DOTALL)
 
 
 def survey_token(key: bytes, survey_id: int) -> str:
@@ -207,6 +207,26 @@ class Surveys:
             )
         return reopened, escalated
 
+    async def awaits_sms(self, phone: str, text: str) -> bool:
+        """True when `text` from `phone` reads as a rating and that customer has an open SMS survey: the
+        message answers it (and is no new contact to route)."""
+        if SMS_ANSWER.match(text or "") is None:
+            return False
+        async with self.service.sessions() as db:
+            query = (
+                select(TicketSurvey.id)
+                .join(CustomerIdentity, CustomerIdentity.customer_id == TicketSurvey.customer_id)
+                .where(
+                    CustomerIdentity.kind == "phone",
+                    CustomerIdentity.value == phone,
+                    TicketSurvey.channel == "sms",
+                    TicketSurvey.answered_at.is_(None),
+                    TicketSurvey.expires_at > self.service.clock.now(),
+                )
+                .limit(1)
+            )
+            return (await db.execute(query)).scalar_one_or_none() is not None
+
     async def answer_sms(self, conversation_id: int, text: str) -> SurveyResult | None:
         """An SMS that answers the customer's open SMS survey ("1" to "5", maybe a comment after it);
         None when the text is not an answer or no survey waits, so it goes on as a normal message."""
@@ -230,7 +250,7 @@ class Surveys:
             survey_id = (await db.execute(query)).scalar_one_or_none()
         if survey_id is None:
             return None
-        return await self.answer(survey_id, int(match.group(1)), match.group(2))
+        return await self.answer(survey_id, int(match.group(1)), match.group(2) or "")
 
 
 async def _survey_conversation(db: AsyncSession, ticket: Ticket) -> Conversation | None:

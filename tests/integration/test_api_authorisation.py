@@ -17,6 +17,8 @@ EXPECTED = {
     "GET /chat/widget.js": "public",
     "GET /login": "public",  # the sign-in page
     "GET /agent": "public",  # the console; sends anyone without a session to /login
+    "GET /tickets": "public",  # the ticket screens; sends anyone without a session to /login
+    "GET /tickets/{id}": "public",
     "GET /api/openapi.json": "public",
     "POST /api/auth/login": "public",
     "POST /api/auth/logout": "agent",
@@ -102,6 +104,23 @@ EXPECTED = {
     "DELETE /api/knowledge/articles/{id}": "admin",
     "GET /api/knowledge/suggest": "agent",
     "POST /api/knowledge/articles/{id}/use": "agent",
+    "GET /api/tickets": "agent",  # agents: their own, their team's and unteamed tickets
+    "POST /api/tickets": "agent",
+    "GET /api/tickets/{id}": "agent",
+    "PATCH /api/tickets/{id}": "agent",
+    "POST /api/tickets/{id}/actions": "agent",
+    "POST /api/tickets/{id}/escalate": "agent",
+    "POST /api/tickets/{id}/notes": "agent",
+    "POST /api/tickets/{id}/replies": "agent",
+    "POST /api/tickets/{id}/conversations": "agent",
+    "GET /api/ticket-categories": "agent",
+    "POST /api/ticket-categories": "admin",
+    "PUT /api/ticket-categories/{id}": "admin",
+    "GET /api/ticket-views": "agent",
+    "POST /api/ticket-views": "agent",
+    "DELETE /api/ticket-views/{id}": "agent",
+    "GET /survey/{token}": "public",  # the signed token is the capability
+    "POST /survey/{token}": "public",
     "GET /api/tickets/{ticket_id}/articles": "agent",
     "POST /api/tickets/{ticket_id}/articles": "agent",
     "DELETE /api/tickets/{ticket_id}/articles/{article_id}": "agent",
@@ -182,6 +201,7 @@ async def test_each_caller_gets_the_expected_status_on_every_route(client, staff
         "file_id": "0" * 32,
         "ticket_id": "999999",
         "article_id": "999999",
+        "token": "no-such-survey",
     }
     for route in sorted(EXPECTED):
         method, path = route.split(" ", 1)
@@ -203,7 +223,12 @@ async def test_each_caller_gets_the_expected_status_on_every_route(client, staff
             assert response.status < 500, (route, who, await response.text())
         else:
             assert str(response.status) == expected, (route, who, response.status, await response.text())
-        plain_text = EXPECTED[route] == "twilio" or "/socket.io/" in route  # Twilio and engine.io
+        # Twilio and engine.io answer in plain text, the customer's survey page in HTML
+        plain_text = (
+            EXPECTED[route] == "twilio"
+            or "/socket.io/" in route
+            or route.startswith(("GET /survey", "POST /survey"))
+        )
         if response.status >= 400 and not plain_text:
             body = await response.json()
             assert body["error"]["message"], route

@@ -481,7 +481,9 @@ local function has_room(agent, channel)
   end
   local held, any = 0, false
   for _, other in pairs(held_tasks(agent)) do
-    any = true
+    if other ~= 'ticket' then  -- DEFERRABLE_CHANNELS in routing/policies.py
+      any = true
+    end
     if EXCLUSIVE[other] then
       return false
     end
