@@ -2,7 +2,8 @@
 
 Pure (no database, no clock). Hours are local wall-clock times in the calendar's zone, so a 09:00-17:00
 day stays 09:00-17:00 across daylight-saving changes; a change inside the hours makes that day an hour
-shorter or longer, as it really is. Every answer is an aware datetime in UTC.
+shorter or longer, as it really is. A time the clocks skip counts from the jump; a time they repeat means
+its first occurrence. Every answer is an aware datetime in UTC.
 
 Arithmetic is done in whole microseconds (timedelta), day by day, never minute by minute.
 """
@@ -21,7 +22,7 @@ import holidays as holiday_tables
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_SECONDS = 24 * 3600
 MAX_CLOSED_DAYS = 3660  # give up after ten years without an opening instead of looping forever
-_CLOCK = re.compile(r"^(?:([01]\d|2[0-3]):([0-5]\d)|(24):(00))$")
+_CLOCK = re.compile(r"(?:([01]\d|2[0-3]):([0-5]\d)|(24):(00))", re.ASCII)
 _DAY_CACHE_SIZE = 4096
 
 Interval = tuple[datetime, datetime]
@@ -34,7 +35,7 @@ class CalendarNeverOpen(ValueError):
 
 def parse_clock(text: str) -> int:
     """Seconds after midnight of an "HH:MM" wall-clock time ("24:00" is the end of the day)."""
-    match = _CLOCK.match(text) if isinstance(text, str) else None
+    match = _CLOCK.fullmatch(text) if isinstance(text, str) else None
     if match is None:
         raise ValueError(f"{text!r} is not a time of day as HH:MM (00:00 to 24:00)")
     hours, minutes = (match[1], match[2]) if match[1] is not None else (match[3], match[4])

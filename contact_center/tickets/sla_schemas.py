@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from functools import cache
 from typing import Annotated, Any, Literal
@@ -18,6 +19,7 @@ BreachAction = Literal["escalate", "notify"]
 Clock = Annotated[str, Field(max_length=5, description="HH:MM")]
 MAX_MINUTES = 525_600  # a year
 MAX_HOLIDAYS = 1000
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
 @cache
@@ -73,9 +75,11 @@ class CalendarIn(BaseModel):
         parsed = set()
         for day in days:
             try:
+                if not _ISO_DATE.fullmatch(day):
+                    raise ValueError(day)
                 parsed.add(date.fromisoformat(day))
             except ValueError:
-                raise ValueError(f"{day!r} is not a date as YYYY-MM-DD") from None
+                raise ValueError(f"{day[:20]!r} is not a date as YYYY-MM-DD") from None
         return [day.isoformat() for day in sorted(parsed)]
 
     @field_validator("holiday_country")

@@ -202,7 +202,9 @@ def test_clock_times_parse_to_seconds_after_midnight(text, seconds):
     assert parse_clock(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["9:00", "24:01", "25:00", "12:60", "noon", "", "12:00:00"])
+@pytest.mark.parametrize(
+    "text", ["9:00", "24:01", "25:00", "12:60", "noon", "", "12:00:00", "09:00\n", "0\u0669:00"]
+)
 def test_malformed_clock_times_are_refused(text):
     with pytest.raises(ValueError, match="HH:MM"):
         parse_clock(text)
