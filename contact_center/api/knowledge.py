@@ -22,7 +22,7 @@ from contact_center.knowledge.schemas import (
     TicketArticleIn,
     TicketSuggestQuery,
 )
-from contact_center.web.appkeys import CLOCK, SESSIONS
+from contact_center.web.appkeys import CLOCK, EVENTS, SESSIONS
 from contact_center.web.endpoints import EndpointTable
 
 api = EndpointTable("knowledge")
@@ -200,7 +200,10 @@ async def link_ticket_article(request: web.Request, body: TicketArticleIn) -> di
         linked = await links.link_article(
             db, ticket_id, body.article_id, caller_id(request), request.app[CLOCK].now()
         )
-        return {"linked": linked, "articles": await links.articles_of_ticket(db, ticket_id)}
+        articles = await links.articles_of_ticket(db, ticket_id)
+    if linked:
+        await _ticket_changed(request, ticket_id, "article_linked")
+    return {"linked": linked, "articles": articles}
 
 
 @api.delete(
@@ -211,14 +214,18 @@ async def link_ticket_article(request: web.Request, body: TicketArticleIn) -> di
 )
 async def unlink_ticket_article(request: web.Request) -> None:
     """204 whether or not it was linked; 404 for an unknown ticket or article."""
+    ticket_id = path_id(request, "ticket_id")
     async with request.app[SESSIONS].begin() as db:
-        await links.unlink_article(
-            db,
-            path_id(request, "ticket_id"),
-            path_id(request, "article_id"),
-            caller_id(request),
-            request.app[CLOCK].now(),
+        unlinked = await links.unlink_article(
+            db, ticket_id, path_id(request, "article_id"), caller_id(request), request.app[CLOCK].now()
         )
+    if unlinked:
+        await _ticket_changed(request, ticket_id, "article_unlinked")
+
+
+async def _ticket_changed(request: web.Request, ticket_id: int, action: str) -> None:
+    """Tell the consoles (after the commit), as the ticket service does for its changes."""
+    await request.app[EVENTS].publish("ticket.changed", {"ticket_id": ticket_id, "action": action})
 
 
 @api.get(

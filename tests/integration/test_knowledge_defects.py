@@ -10,6 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from contact_center.db.models import KnowledgeArticle, Ticket, TicketConversation, TicketEvent
+from contact_center.events import Event
+from contact_center.web.appkeys import EVENTS
 from tests.conftest import bearer
 from tests.integration.test_console_lists import conversation_with, get, post, put
 
@@ -60,6 +62,17 @@ async def make_ticket(sessions, clock, client, agent, subject="Kettle", descript
         db.add(ticket)
         await db.flush()
         return ticket.id
+
+
+def ticket_changes(app) -> list[dict]:
+    """The payloads of "ticket.changed" events from now on."""
+    heard: list[dict] = []
+
+    async def listen(event: Event) -> None:
+        heard.append(event.payload)
+
+    app[EVENTS].subscribe("ticket.changed", listen)
+    return heard
 
 
 async def history(sessions, ticket_id) -> list[TicketEvent]:
@@ -227,6 +240,7 @@ async def test_linking_an_article_twice_counts_one_use_and_writes_one_history_ev
     article = ids[KETTLE["title"]]
     ticket = await make_ticket(sessions, clock, client, agent)
     path = f"/api/tickets/{ticket}/articles"
+    heard = ticket_changes(client.server.app)
 
     first = await post(client, path, agent, {"article_id": article}, 200)
     clock.advance(minutes=1)
@@ -246,6 +260,11 @@ async def test_linking_an_article_twice_counts_one_use_and_writes_one_history_ev
     assert [e.action for e in await history(sessions, ticket)] == ["article_linked", "article_unlinked"]
     kept = await get(client, f"/api/knowledge/articles/{article}", agent)
     assert kept["usage_count"] == 1  # uses are not taken back
+    await client.server.app[EVENTS].drain()
+    assert heard == [
+        {"ticket_id": ticket, "action": "article_linked"},
+        {"ticket_id": ticket, "action": "article_unlinked"},
+    ]
 
 
 async def test_ticket_articles_answer_404_for_unknown_tickets_articles_and_drafts_for_agents(
