@@ -212,6 +212,8 @@ class AgentNamespace(socketio.AsyncNamespace):
         routing = self.app[ROUTING]
         task = await routing.accept(session["user_id"], body.reservation_id)
         await routing.flush()  # the conversation row says who holds it before we read it
+        if "ticket_id" in task.attributes:  # ticket work: the console points to the ticket
+            return {"conversation": None, "ticket": await agent_views.ticket_of_task(self.app, task.id)}
         conversation = await agent_views.conversation_summary(self.app, task.attributes["conversation_id"])
         return {"conversation": conversation}
 

@@ -21,6 +21,7 @@ from agent_ui.agent_presence import ConsolePresence, MemorySockets, RedisSockets
 from agent_ui.realtime import SIO, mine
 from contact_center.db.models import Conversation, Message
 from contact_center.events import Event
+from contact_center.tickets.routing_link import is_ticket_task
 from contact_center.web.appkeys import CLOCK, EVENTS, REDIS, ROUTING, SETTINGS, TICK_INTERVAL
 from routing.model import Presence
 
@@ -66,6 +67,11 @@ def attach(app: web.Application) -> Callable[[], None]:
         }
         await emit("offer:ended", ended, payload["agent_id"])
         if event.topic == "routing.task.accepted":
+            if is_ticket_task(payload["task_id"]):
+                ticket = await agent_views.ticket_of_task(app, payload["task_id"])
+                if ticket is not None:
+                    await emit("ticket:assigned", ticket, payload["agent_id"])
+                return
             conversation = await agent_views.summary_of_task(app, payload["task_id"])
             if conversation is not None:
                 await emit("conversation:assigned", conversation, payload["agent_id"])

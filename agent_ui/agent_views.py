@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contact_center.customers.view360 import customer_360
 from contact_center.db.engine import READ_ONLY
-from contact_center.db.models import Conversation, Customer, Message, User
+from contact_center.db.models import Conversation, Customer, Message, Ticket, User
+from contact_center.tickets.routing_link import is_ticket_task
 from contact_center.web.appkeys import CLOCK, CUSTOMERS, ROUTING, SESSIONS, SETTINGS
 from routing.store import RoutingError
 
@@ -131,6 +132,8 @@ async def transcript(db: AsyncSession, conversation_id: int) -> list[dict[str, A
 async def offer_view(app: web.Application, event: dict[str, Any]) -> dict[str, Any] | None:
     """The `offer` of a `routing.task.offered` event: the task, its conversation and the screen-pop."""
     data = event["data"]
+    if is_ticket_task(event["task_id"]):
+        return await _ticket_offer(app, event)
     async with reading(app) as db:
         conversation = await conversation_of_task(db, event["task_id"])
         if conversation is None:
@@ -149,6 +152,62 @@ async def offer_view(app: web.Application, event: dict[str, Any]) -> dict[str, A
         "expires_at": iso(expires_at),
         "timeout_seconds": round(max(0.0, expires_at - offered_at), 1),
         "conversation": conversation_view(conversation, pop["customer"]["display_name"]),
+        "customer": pop,
+        "transfer_note": await _transfer_note(app, event["task_id"]),
+    }
+
+
+async def ticket_of_task(app: web.Application, task_id: str) -> dict[str, Any] | None:
+    """The ticket an agent just accepted (`ticket:assigned`), with where to open it."""
+    async with reading(app) as db:
+        ticket = (await db.execute(select(Ticket).where(Ticket.task_id == task_id))).scalar_one_or_none()
+    if ticket is None:
+        return None
+    return {
+        "ticket_id": ticket.id,
+        "reference": f"T-{ticket.id}",
+        "subject": ticket.subject,
+        "tier": ticket.tier,
+        "task_id": task_id,
+        "url": f"/tickets/{ticket.id}",
+    }
+
+
+async def _ticket_offer(app: web.Application, event: dict[str, Any]) -> dict[str, Any] | None:
+    """The offer of a ticket's routing task: the ticket in place of a conversation, and the screen-pop."""
+    async with reading(app) as db:
+        ticket = (
+            await db.execute(select(Ticket).where(Ticket.task_id == event["task_id"]))
+        ).scalar_one_or_none()
+        if ticket is None:
+            return None
+        pop = await customer_360(db, app[CUSTOMERS], ticket.customer_id)
+    offered_at = datetime.fromisoformat(event["at"]).timestamp()
+    expires_at = float(event["data"].get("expires_at") or offered_at)
+    return {
+        "reservation_id": event["data"]["reservation_id"],
+        "task_id": event["task_id"],
+        "conversation_id": None,
+        "ticket_id": ticket.id,
+        "channel": "ticket",
+        "queue": event.get("queue"),
+        "priority": ticket.priority,
+        "offered_at": iso(offered_at),
+        "expires_at": iso(expires_at),
+        "timeout_seconds": round(max(0.0, expires_at - offered_at), 1),
+        "conversation": {
+            "id": None,
+            "channel": "ticket",
+            "subject": f"T-{ticket.id} (L{ticket.tier}): {ticket.subject}",
+            "snippet": ticket.description[:280],
+            "customer_name": pop["customer"]["display_name"],
+        },
+        "ticket": {
+            "id": ticket.id,
+            "reference": f"T-{ticket.id}",
+            "tier": ticket.tier,
+            "url": f"/tickets/{ticket.id}",
+        },
         "customer": pop,
         "transfer_note": await _transfer_note(app, event["task_id"]),
     }

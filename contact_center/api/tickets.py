@@ -58,7 +58,7 @@ async def _check_visible(request: web.Request) -> int:
 @api.get(
     "/api/tickets", access=Access.AGENT, query=TicketQuery, summary="Tickets, filtered, newest change first"
 )
-async def list_all(request: web.Request, query: TicketQuery) -> dict[str, Any]:
+async def list_all_tickets(request: web.Request, query: TicketQuery) -> dict[str, Any]:
     """Agents see their own, their team's and unteamed tickets; supervisors and admins every ticket."""
     async with request.app[SESSIONS]() as db:
         return await list_tickets(db, caller(request), query, request.app[CLOCK].now())
@@ -174,7 +174,7 @@ def category_json(row: TicketCategory) -> dict[str, Any]:
 @api.get(
     "/api/ticket-categories", access=Access.AGENT, summary="Ticket categories and their escalation tiers"
 )
-async def list_categories(request: web.Request) -> list[dict[str, Any]]:
+async def list_ticket_categories(request: web.Request) -> list[dict[str, Any]]:
     """Active ones for agents; administrators also see deactivated ones."""
     async with request.app[SESSIONS]() as db:
         rows = (await db.execute(select(TicketCategory).order_by(TicketCategory.id))).scalars()
@@ -190,7 +190,7 @@ async def list_categories(request: web.Request) -> list[dict[str, Any]]:
     summary="Add a ticket category with its tiers",
     responses={409: "The code exists"},
 )
-async def create_category(request: web.Request, body: CategoryIn) -> dict[str, Any]:
+async def create_ticket_category(request: web.Request, body: CategoryIn) -> dict[str, Any]:
     """Audited."""
     now = request.app[CLOCK].now()
     async with request.app[SESSIONS].begin() as db:
@@ -230,7 +230,7 @@ async def create_category(request: web.Request, body: CategoryIn) -> dict[str, A
     summary="Change a category's label, tiers, default priority or active flag (its code stays)",
     responses={409: "The code cannot be changed"},
 )
-async def update_category(request: web.Request, body: CategoryIn) -> dict[str, Any]:
+async def update_ticket_category(request: web.Request, body: CategoryIn) -> dict[str, Any]:
     """Audited; tickets keep their tier number and follow the new tiers from their next escalation."""
     now = request.app[CLOCK].now()
     async with request.app[SESSIONS].begin() as db:
@@ -258,7 +258,7 @@ async def update_category(request: web.Request, body: CategoryIn) -> dict[str, A
 
 
 @api.get("/api/ticket-views", access=Access.AGENT, summary="The caller's saved ticket views and shared ones")
-async def list_views(request: web.Request) -> list[dict[str, Any]]:
+async def list_ticket_views(request: web.Request) -> list[dict[str, Any]]:
     """Own views first."""
     user = caller(request)
     async with request.app[SESSIONS]() as db:
@@ -274,7 +274,7 @@ async def list_views(request: web.Request) -> list[dict[str, Any]]:
 
 
 @api.post("/api/ticket-views", access=Access.AGENT, body=ViewIn, status=201, summary="Save a ticket view")
-async def create_view(request: web.Request, body: ViewIn) -> dict[str, Any]:
+async def create_ticket_view(request: web.Request, body: ViewIn) -> dict[str, Any]:
     """Only supervisors and admins share views with everyone."""
     user = caller(request)
     if body.shared and user.role == Role.AGENT:
@@ -299,7 +299,7 @@ async def create_view(request: web.Request, body: ViewIn) -> dict[str, Any]:
 @api.delete(
     "/api/ticket-views/{id}", access=Access.AGENT, status=204, summary="Delete one of your saved views"
 )
-async def delete_view(request: web.Request) -> None:
+async def delete_ticket_view(request: web.Request) -> None:
     """Administrators may delete shared views of others."""
     user = caller(request)
     async with request.app[SESSIONS].begin() as db:

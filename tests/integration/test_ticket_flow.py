@@ -182,3 +182,45 @@ async def test_agents_of_another_team_do_not_see_a_teams_ticket(client, staff, s
     seen = (await (await client.get("/api/tickets", headers=supervisor)).json())["tickets"]
     assert [t["subject"] for t in seen] == ["Private"]
     assert (await client.get(f"/api/tickets/{seen[0]['id']}", headers=agent)).status == 404
+
+
+async def test_a_routed_ticket_rings_in_the_console_and_its_taker_becomes_the_assignee(
+    client,
+    staff,
+    sockets,  # noqa: F811
+):
+    app = client.server.app
+    headers = bearer(staff["agent"]["token"])
+    customer = await (
+        await client.post("/api/customers", json={"display_name": "Ana"}, headers=headers)
+    ).json()
+    console = await sockets(client, "/agent", auth={"token": staff["agent"]["token"]})
+    await agent_ready(client, staff)
+    created = await client.post(
+        "/api/tickets",
+        json={"customer_id": customer["id"], "subject": "Refund for order 7", "category": "service_request"},
+        headers=headers,
+    )
+    assert created.status == 201
+    ticket = await created.json()
+    assert ticket["queue"] == "general" and ticket["assignee_id"] is None  # routed to its first tier
+    await settle(app)
+    offer = (await console.wait_for("offer"))[0]
+    assert (offer["channel"], offer["ticket_id"]) == ("ticket", ticket["id"])
+    assert offer["customer"]["customer"]["display_name"] == "Ana"
+    assert (await console.call("offer:accept", {"reservation_id": offer["reservation_id"]}))["ok"]
+    await settle(app)
+    assigned = (await console.wait_for("ticket:assigned"))[0]
+    assert assigned["url"] == f"/tickets/{ticket['id']}"
+    detail = await (await client.get(f"/api/tickets/{ticket['id']}", headers=headers)).json()
+    assert (detail["assignee_id"], detail["status"]) == (staff["agent"]["id"], "open")
+    assert [e["action"] for e in detail["history"]] == ["created", "assigned", "start"]
+    resolved = await client.post(
+        f"/api/tickets/{ticket['id']}/actions",
+        json={"action": "resolve", "reason": "refunded"},
+        headers=headers,
+    )
+    assert resolved.status == 200
+    await settle(app)
+    me = await (await client.get("/api/routing/me", headers=headers)).json()
+    assert me["tasks"] == {}  # resolving the ticket ended its routing task: the agent is free again

@@ -92,6 +92,9 @@ function wireSocket() {
   socket.on("offer", (offer) => addOffer(offer, true));
   socket.on("offer:ended", (data) => endOffer(data.reservation_id, data.reason));
   socket.on("conversation:assigned", (summary) => { addConversation(summary, { focus: true }); renderCapacity(); });
+  socket.on("ticket:assigned", (ticket) => {  // ticket work is done on the Tickets page
+    toast(`${ticket.reference} is yours (Tickets, assigned to me): ${ticket.subject}`, "info", 10000);
+  });
   socket.on("conversation:updated", (summary) => updateConversation(summary));
   socket.on("conversation:removed", (data) => {
     const record = state.conversations.get(data.conversation_id);
