@@ -224,3 +224,49 @@ async def test_a_routed_ticket_rings_in_the_console_and_its_taker_becomes_the_as
     await settle(app)
     me = await (await client.get("/api/routing/me", headers=headers)).json()
     assert me["tasks"] == {}  # resolving the ticket ended its routing task: the agent is free again
+
+
+async def test_an_sms_survey_is_answered_by_replying_a_number(twilio_client, twilio, staff):
+    from channels.twilio_webhooks import INBOX
+    from contact_center.db.models import Conversation, Message
+    from tests.integration.test_sms import CUSTOMER, inbound
+
+    app = twilio_client.app
+    headers = bearer(staff["agent"]["token"])
+    await inbound(twilio_client, "SM900", "My parcel never arrived")
+    await app[INBOX].settled()
+    await settle(app)
+    async with app[SESSIONS]() as db:
+        conversation = (await db.execute(select(Conversation))).scalar_one()
+    created = await twilio_client.post(
+        "/api/tickets",
+        json={
+            "customer_id": conversation.customer_id,
+            "subject": "Lost parcel",
+            "conversation_id": conversation.id,
+            "assignee_id": staff["agent"]["id"],
+        },
+        headers=headers,
+    )
+    ticket = await created.json()
+    resolved = await twilio_client.post(
+        f"/api/tickets/{ticket['id']}/actions",
+        json={"action": "resolve", "reason": "resent"},
+        headers=headers,
+    )
+    assert resolved.status == 200
+    await settle(app)
+    asked = [m for m in twilio.messages() if m["To"] == CUSTOMER]
+    assert "Reply with a number from 1 (poor) to 5 (great)" in asked[-1]["Body"]
+    await inbound(twilio_client, "SM901", "1 - still nothing")
+    await app[INBOX].settled()
+    await settle(app)
+    detail = await (await twilio_client.get(f"/api/tickets/{ticket['id']}", headers=headers)).json()
+    assert detail["surveys"][0]["score"] == 1 and detail["surveys"][0]["comment"] == "still nothing"
+    assert (detail["status"], detail["escalation_causes"]) == ("escalated", ["survey:low:1"])
+    assert "customer_replied" not in [e["action"] for e in detail["history"]]  # the rating is no new contact
+    async with app[SESSIONS]() as db:
+        answer = (await db.execute(select(Message).where(Message.external_id == "SM901"))).scalar_one()
+        routed = await db.get(Conversation, conversation.id)
+    assert answer.attributes["survey_answer"] is True
+    assert routed.routing_state != "pending"  # kept in the conversation, not queued again
