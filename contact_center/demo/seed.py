@@ -17,6 +17,7 @@ from contact_center.customers.context import CustomerContext
 from contact_center.customers.schemas import CustomerIn, IdentityIn, OrderIn, OrderItemIn
 from contact_center.db.models import Conversation, Queue, Ticket, User
 from contact_center.demo.console_data import seed_console
+from contact_center.demo.sla_data import seed_sla
 from contact_center.users import service as users
 from contact_center.users.schemas import TeamIn, UserIn
 
@@ -135,6 +136,7 @@ async def seed_demo(
     async with sessions.begin() as db:
         now = ctx.clock.now()
         await seed_console(db, now)  # fills only empty lists, so older demo databases get them too
+        await seed_sla(db)
         if (await db.execute(select(func.count()).select_from(User))).scalar_one():
             return False
         teams = {
