@@ -20,6 +20,7 @@ from agent_ui import (
     notification_pushes,
     realtime,
     survey_pages,
+    ticket_pages,
 )
 from agent_ui.realtime import SIO
 from channels import email as email_channel
@@ -128,6 +129,7 @@ def create_app(
     app.router.add_routes(pages.routes)
     app.router.add_routes(chat_pages.routes)
     app.router.add_routes(console_pages.routes)
+    app.router.add_routes(ticket_pages.routes)
     app.router.add_routes(survey_pages.routes)
     for channel in (voice, sms):
         app.router.add_routes(channel.routes)
