@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from contact_center.api.common import caller, caller_id, path_id
 from contact_center.auth.roles import Access, Role
@@ -22,6 +23,7 @@ from contact_center.knowledge.schemas import (
     TicketArticleIn,
     TicketSuggestQuery,
 )
+from contact_center.tickets.views import visible_ticket
 from contact_center.web.appkeys import CLOCK, EVENTS, SESSIONS
 from contact_center.web.endpoints import EndpointTable
 
@@ -182,7 +184,8 @@ async def use_article(request: web.Request) -> dict[str, Any]:
 async def ticket_articles(request: web.Request) -> list[dict[str, Any]]:
     """First linked first, each as in the article list with `linked_at` and `linked_by`."""
     async with request.app[SESSIONS]() as db:
-        return await links.articles_of_ticket(db, path_id(request, "ticket_id"))
+        ticket_id = await _visible_ticket(request, db)
+        return await links.articles_of_ticket(db, ticket_id)
 
 
 @api.post(
@@ -194,8 +197,8 @@ async def ticket_articles(request: web.Request) -> list[dict[str, Any]]:
 async def link_ticket_article(request: web.Request, body: TicketArticleIn) -> dict[str, Any]:
     """`{"linked": true}` the first time (a use of the article, a line of the ticket's history), false
     after; with the ticket's `articles`. Drafts only for administrators."""
-    ticket_id = path_id(request, "ticket_id")
     async with request.app[SESSIONS].begin() as db:
+        ticket_id = await _visible_ticket(request, db)
         await service.get_article(db, body.article_id, include_unpublished=_is_admin(request))
         linked = await links.link_article(
             db, ticket_id, body.article_id, caller_id(request), request.app[CLOCK].now()
@@ -214,13 +217,20 @@ async def link_ticket_article(request: web.Request, body: TicketArticleIn) -> di
 )
 async def unlink_ticket_article(request: web.Request) -> None:
     """204 whether or not it was linked; 404 for an unknown ticket or article."""
-    ticket_id = path_id(request, "ticket_id")
     async with request.app[SESSIONS].begin() as db:
+        ticket_id = await _visible_ticket(request, db)
         unlinked = await links.unlink_article(
             db, ticket_id, path_id(request, "article_id"), caller_id(request), request.app[CLOCK].now()
         )
     if unlinked:
         await _ticket_changed(request, ticket_id, "article_unlinked")
+
+
+async def _visible_ticket(request: web.Request, db: AsyncSession) -> int:
+    """The ticket of the path, if the caller may see it (another team's ticket does not exist for them)."""
+    ticket_id = path_id(request, "ticket_id")
+    await visible_ticket(db, caller(request), ticket_id)
+    return ticket_id
 
 
 async def _ticket_changed(request: web.Request, ticket_id: int, action: str) -> None:
@@ -237,4 +247,4 @@ async def _ticket_changed(request: web.Request, ticket_id: int, action: str) -> 
 async def ticket_suggestions(request: web.Request, query: TicketSuggestQuery) -> list[dict[str, Any]]:
     """Up to `limit` (5): `{id, title, kind, score, excerpt, linked}`; none that share no word."""
     async with request.app[SESSIONS]() as db:
-        return await links.suggest_for_ticket(db, path_id(request, "ticket_id"), query.limit)
+        return await links.suggest_for_ticket(db, await _visible_ticket(request, db), query.limit)

@@ -181,7 +181,8 @@ async def test_agents_of_another_team_do_not_see_a_teams_ticket(client, staff, s
     assert (await (await client.get("/api/tickets", headers=agent)).json())["tickets"] == []
     seen = (await (await client.get("/api/tickets", headers=supervisor)).json())["tickets"]
     assert [t["subject"] for t in seen] == ["Private"]
-    assert (await client.get(f"/api/tickets/{seen[0]['id']}", headers=agent)).status == 404
+    for path in ("", "/articles", "/suggestions"):
+        assert (await client.get(f"/api/tickets/{seen[0]['id']}{path}", headers=agent)).status == 404, path
 
 
 async def test_a_routed_ticket_rings_in_the_console_and_its_taker_becomes_the_assignee(
