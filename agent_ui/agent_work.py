@@ -6,7 +6,6 @@ The socket namespace checks who may act; these functions do the work through the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Literal
 
 from aiohttp import web
@@ -19,10 +18,11 @@ from channels import chat, sms
 from channels import email as email_channel
 from contact_center.console.codes import active_code
 from contact_center.customers.identity import normalise_email
-from contact_center.db.models import Conversation, Message, Ticket
+from contact_center.db.models import Conversation, Message, Ticket, TicketConversation
 from contact_center.errors import Conflict, InvalidInput, NotFound
 from contact_center.events import EventBus
-from contact_center.web.appkeys import CLOCK, EVENTS, ROUTING, SESSIONS
+from contact_center.tickets.schemas import TicketCreate
+from contact_center.web.appkeys import CLOCK, EVENTS, ROUTING, SESSIONS, TICKETS
 
 MAX_TEXT = 20_000
 
@@ -134,7 +134,7 @@ async def wrap_up(app: web.Application, user_id: int, body: WrapUpIn, *, supervi
     ticket is opened once per conversation at wrap-up.
     """
     now = app[CLOCK].now()
-    ticket_id, new_ticket = None, False
+    ticket_id = None
     async with app[SESSIONS].begin() as db:
         if await active_code(db, "disposition", body.disposition) is None:
             raise InvalidInput(f"disposition: {body.disposition!r} is not an active disposition code")
@@ -145,19 +145,27 @@ async def wrap_up(app: web.Application, user_id: int, body: WrapUpIn, *, supervi
             raise NotFound(f"no contact with task {body.task_id}")
         if conversation.agent_id != user_id and not supervisor:
             raise Conflict("this contact is handled by another agent")
-        first_time = conversation.wrapped_at is None
         conversation.disposition, conversation.contact_reason = body.disposition, body.reason
         conversation.wrap_up_note, conversation.wrapped_by, conversation.wrapped_at = body.note, user_id, now
         if body.ticket is not None:
-            ticket_id = None if first_time else await _wrap_up_ticket(db, conversation.id)
-            new_ticket = ticket_id is None
-            if new_ticket:
-                ticket_id = await _open_ticket(db, conversation, body.ticket, now)
+            ticket_id = await _wrap_up_ticket(db, conversation.id, body.ticket.category)
+            if body.ticket.category == "complaint":
+                conversation.complaint = True
     await app[ROUTING].finish(user_id, body.task_id, supervisor=supervisor)
-    if ticket_id is not None and new_ticket:
-        await app[EVENTS].publish(
-            "ticket.created",
-            {"ticket_id": ticket_id, "customer_id": conversation.customer_id, "source": "wrap-up"},
+    if body.ticket is not None and ticket_id is None:
+        form, complaint = body.ticket, body.ticket.category == "complaint"
+        ticket_id = await app[TICKETS].create(
+            TicketCreate(
+                customer_id=conversation.customer_id,
+                subject=form.subject,
+                description=form.description,
+                category=form.category,
+                priority="high" if complaint and form.priority == "normal" else form.priority,
+                conversation_id=conversation.id,
+                assignee_id=user_id,
+            ),
+            actor_id=user_id,
+            source="wrap-up",
         )
     return WrapUpResult(conversation.id, ticket_id)
 
@@ -170,29 +178,29 @@ async def announce_sent(bus: EventBus, conversation_id: int, message_id: int, au
     )
 
 
-async def _open_ticket(db: AsyncSession, conversation: Conversation, form: TicketIn, now: datetime) -> int:
-    ticket = Ticket(
-        customer_id=conversation.customer_id,
-        subject=form.subject,
-        category=form.category,
-        status="new",
-        priority="high" if form.category == "complaint" and form.priority == "normal" else form.priority,
-        created_at=now,
-        updated_at=now,
-        conversation_id=conversation.id,
-        description=form.description,
+async def _wrap_up_ticket(db: AsyncSession, conversation_id: int, category: str) -> int | None:
+    """The ticket this form would repeat: the one an earlier wrap-up of the conversation opened (a
+    resubmitted form opens no second one), or, for a complaint, the live complaint already opened from
+    the conversation."""
+    earlier = (
+        select(Ticket.id)
+        .where(Ticket.conversation_id == conversation_id, Ticket.source == "wrap-up")
+        .order_by(Ticket.id.desc())
     )
-    db.add(ticket)
-    if form.category == "complaint":
-        conversation.complaint = True
-    await db.flush()
-    return ticket.id
-
-
-async def _wrap_up_ticket(db: AsyncSession, conversation_id: int) -> int | None:
-    """The ticket an earlier wrap-up of the conversation opened (a resubmitted form opens no second one)."""
-    query = select(Ticket.id).where(Ticket.conversation_id == conversation_id).order_by(Ticket.id.desc())
-    return (await db.execute(query.limit(1))).scalar_one_or_none()
+    found = (await db.execute(earlier.limit(1))).scalar_one_or_none()
+    if found is not None or category != "complaint":
+        return found
+    complaint = (
+        select(Ticket.id)
+        .join(TicketConversation, TicketConversation.ticket_id == Ticket.id)
+        .where(
+            TicketConversation.conversation_id == conversation_id,
+            Ticket.category == "complaint",
+            Ticket.status.not_in(("resolved", "closed")),
+        )
+        .order_by(Ticket.id.desc())
+    )
+    return (await db.execute(complaint.limit(1))).scalar_one_or_none()
 
 
 async def _quoted_last_message(app: web.Application, conversation_id: int) -> str:
