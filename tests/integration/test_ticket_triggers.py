@@ -1,0 +1,157 @@
+"""The other escalation triggers and timers: severity, a VIP customer's complaint, repeat contacts, auto-close
+of resolved tickets, reminders of waiting tickets, and a customer's reply reopening a resolved ticket only
+within the window. Driven through the ticket service on the whole app with the injected clock."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from contact_center.db.models import Conversation, Customer, Message, Notification, Ticket, TicketEvent
+from contact_center.tickets.schemas import TicketCreate
+from contact_center.tickets.workflow import ActionKind
+from contact_center.web.appkeys import EVENTS, SESSIONS, TICKET_TIMERS, TICKETS
+
+
+async def customer_with_conversation(app, clock, *, tier: str | None = None) -> tuple[int, int]:
+    async with app[SESSIONS].begin() as db:
+        customer = Customer(
+            display_name="Ana", value_tier=tier, created_at=clock.now(), updated_at=clock.now()
+        )
+        db.add(customer)
+        await db.flush()
+        conversation = Conversation(
+            customer_id=customer.id, channel="email", started_at=clock.now(), last_activity_at=clock.now()
+        )
+        db.add(conversation)
+        await db.flush()
+        return customer.id, conversation.id
+
+
+async def customer_writes(app, clock, conversation_id: int, text: str = "Any news?") -> None:
+    async with app[SESSIONS].begin() as db:
+        message = Message(
+            conversation_id=conversation_id,
+            channel="email",
+            direction="in",
+            author_kind="customer",
+            body=text,
+            created_at=clock.now(),
+            media=[],
+            attributes={},
+        )
+        db.add(message)
+        await db.flush()
+    await app[TICKETS].customer_wrote(conversation_id, message.id)
+
+
+async def history(app, ticket_id: int) -> list[str]:
+    async with app[SESSIONS]() as db:
+        query = select(TicketEvent.action).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)
+        return list((await db.execute(query)).scalars())
+
+
+async def ticket(app, ticket_id: int) -> Ticket:
+    async with app[SESSIONS]() as db:
+        return await db.get(Ticket, ticket_id)
+
+
+async def test_critical_tickets_and_vip_complaints_escalate_at_once(client, clock, staff):
+    app = client.server.app
+    customer_id, _ = await customer_with_conversation(app, clock)
+    critical = await app[TICKETS].create(
+        TicketCreate(customer_id=customer_id, subject="Gas smell", severity="critical"), actor_id=None
+    )
+    assert (await ticket(app, critical)).escalation_causes == ["severity"]
+    vip_id, _ = await customer_with_conversation(app, clock, tier="platinum")
+    vip = await app[TICKETS].create(
+        TicketCreate(customer_id=vip_id, subject="Late again", category="complaint"), actor_id=None
+    )
+    assert (await ticket(app, vip)).escalation_causes == ["vip_complaint"]
+    ordinary = await app[TICKETS].create(
+        TicketCreate(customer_id=vip_id, subject="Question", category="inquiry"), actor_id=None
+    )
+    assert (await ticket(app, ordinary)).tier == 1
+    await app[EVENTS].drain()
+
+
+async def test_the_third_contact_within_the_window_escalates_once(client, clock, staff):
+    app = client.server.app
+    customer_id, conversation_id = await customer_with_conversation(app, clock)
+    ticket_id = await app[TICKETS].create(
+        TicketCreate(
+            customer_id=customer_id,
+            subject="Where is my refund",
+            conversation_id=conversation_id,
+            assignee_id=staff["agent"]["id"],
+        ),
+        actor_id=staff["agent"]["id"],
+    )
+    await customer_writes(app, clock, conversation_id)  # at once: the same contact as the opening one
+    clock.advance(hours=3)
+    await customer_writes(app, clock, conversation_id)  # the second contact
+    assert (await ticket(app, ticket_id)).tier == 1
+    clock.advance(days=1)
+    await customer_writes(app, clock, conversation_id)  # the third: escalated
+    clock.advance(days=1)
+    await customer_writes(app, clock, conversation_id)  # a fourth escalates nothing more
+    found = await ticket(app, ticket_id)
+    assert (found.tier, found.escalation_causes) == (2, ["repeat_contact"])
+    assert (await history(app, ticket_id)).count("escalate") == 1
+    await app[EVENTS].drain()
+
+
+async def test_resolved_tickets_close_after_the_delay_and_reopen_only_within_the_window(client, clock, staff):
+    app = client.server.app
+    service, timers = app[TICKETS], app[TICKET_TIMERS]
+    customer_id, conversation_id = await customer_with_conversation(app, clock)
+    agent = staff["agent"]["id"]
+
+    def form(subject: str) -> TicketCreate:
+        return TicketCreate(
+            customer_id=customer_id, subject=subject, conversation_id=conversation_id, assignee_id=agent
+        )
+
+    first, second = (
+        await service.create(form("One"), actor_id=agent),
+        await service.create(form("Two"), actor_id=agent),
+    )
+    for ticket_id in (first, second):
+        await service.act(ticket_id, ActionKind.START, actor_id=agent)
+        await service.act(ticket_id, ActionKind.RESOLVE, actor_id=agent, reason="answered")
+    clock.advance(days=2)
+    await customer_writes(app, clock, conversation_id, "It broke again")  # within 7 days: both reopen
+    assert [(await ticket(app, t)).status for t in (first, second)] == ["reopened", "reopened"]
+    await service.act(first, ActionKind.RESOLVE, actor_id=agent, reason="fixed")
+    await service.act(second, ActionKind.RESOLVE, actor_id=agent, reason="fixed")
+    clock.advance(days=2)
+    assert (await timers.run_once()).closed == 0
+    clock.advance(days=1, minutes=1)  # three days after resolution
+    assert (await timers.run_once()).closed == 2
+    assert (await timers.run_once()).closed == 0
+    assert [(await ticket(app, t)).status for t in (first, second)] == ["closed", "closed"]
+    await customer_writes(app, clock, conversation_id, "Hello?")  # a closed ticket stays closed
+    assert (await ticket(app, first)).status == "closed"
+    assert (await history(app, first))[-1] == "close"
+    await app[EVENTS].drain()
+
+
+async def test_a_ticket_waiting_on_the_customer_reminds_its_assignee_once(client, clock, staff):
+    app = client.server.app
+    customer_id, _ = await customer_with_conversation(app, clock)
+    agent = staff["agent"]["id"]
+    ticket_id = await app[TICKETS].create(
+        TicketCreate(customer_id=customer_id, subject="Need the receipt", assignee_id=agent), actor_id=agent
+    )
+    await app[TICKETS].act(ticket_id, ActionKind.START, actor_id=agent)
+    await app[TICKETS].act(ticket_id, ActionKind.WAIT, actor_id=agent, reason="asked for the receipt")
+    clock.advance(hours=47)
+    assert (await app[TICKET_TIMERS].run_once()).reminded == 0
+    clock.advance(hours=2)
+    assert (await app[TICKET_TIMERS].run_once()).reminded == 1
+    assert (await app[TICKET_TIMERS].run_once()).reminded == 0
+    async with app[SESSIONS]() as db:
+        kinds = (
+            (await db.execute(select(Notification.kind).where(Notification.user_id == agent))).scalars().all()
+        )
+    assert "reminder" in kinds
+    await app[EVENTS].drain()
