@@ -35,7 +35,7 @@ from contact_center.db.models import (
 from contact_center.errors import Conflict, InvalidInput, NotFound
 from contact_center.intake import SNIPPET, InboundContact
 from contact_center.language import detect_language
-from contact_center.web.appkeys import CLOCK, EVENTS, INTAKE, ROUTING, SESSIONS, SETTINGS
+from contact_center.web.appkeys import CLOCK, EVENTS, INTAKE, ROUTING, SESSIONS, SETTINGS, TICKETS
 
 log = logging.getLogger(__name__)
 
@@ -423,12 +423,13 @@ async def leave_message(app: web.Application, visitor: str, form: OfflineMessage
             description=form.text,
             created_at=now,
             updated_at=now,
+            source="chat",
         )
         db.add(ticket)
+        opened = await app[TICKETS].opened(db, ticket, actor_id=None)
         conversation = await db.get(Conversation, result.conversation_id)
         assert conversation is not None
         conversation.ended_at, conversation.status = now, "closed"
-        await db.flush()
         ticket_id, outbox_id = ticket.id, None
         if settings.email_sending_enabled:
             _, row = await email_outbound.queue_email(
@@ -452,9 +453,7 @@ async def leave_message(app: web.Application, visitor: str, form: OfflineMessage
             outbox_id = row.id
     if outbox_id is not None:
         email_outbound.start_delivery(app, outbox_id)
-    await app[EVENTS].publish(
-        "ticket.created", {"ticket_id": ticket_id, "customer_id": result.customer_id, "source": "chat"}
-    )
+    await app[TICKETS].after_commit_of(opened)
     return ticket_id
 
 

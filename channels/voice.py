@@ -50,7 +50,7 @@ from contact_center.db.models import Conversation, Customer, Ticket, VoiceCall
 from contact_center.errors import Conflict, InvalidInput, NotFound
 from contact_center.events import Event
 from contact_center.intake import InboundContact
-from contact_center.web.appkeys import CLOCK, EVENTS, INTAKE, ROUTING, SESSIONS, SETTINGS
+from contact_center.web.appkeys import CLOCK, EVENTS, INTAKE, ROUTING, SESSIONS, SETTINGS, TICKETS
 from contact_center.web.endpoints import declare_access
 
 log = logging.getLogger(__name__)
@@ -333,14 +333,13 @@ async def store_voicemail(app: web.Application, form: dict[str, str], at: dateti
             description=f"Recording: {form.get('RecordingUrl', '')} ({form.get('RecordingDuration', '?')} s)",
             created_at=now,
             updated_at=now,
+            source="voicemail",
         )
         db.add(ticket)
-        await db.flush()
+        opened = await app[TICKETS].opened(db, ticket, actor_id=None)
         call.voicemail_url, call.ticket_id, call.status = form.get("RecordingUrl"), ticket.id, "voicemail"
         await remember(db, f"voicemail|{recording_sid}", str(ticket.id), now)
-    await app[EVENTS].publish(
-        "ticket.created", {"ticket_id": ticket.id, "customer_id": ticket.customer_id, "source": "voicemail"}
-    )
+    await app[TICKETS].after_commit_of(opened)
 
 
 async def store_transcription(app: web.Application, form: dict[str, str], at: datetime) -> None:

@@ -122,34 +122,53 @@ class TicketService:
                 updated_at=now,
             )
             db.add(ticket)
-            await db.flush()
-            effects = Effects(ticket.id)
-            db.add(self._event(ticket, "created", actor_id, now, to_state="new", data={"source": source}))
-            if form.conversation_id is not None:
-                db.add(
-                    TicketConversation(
-                        ticket_id=ticket.id,
-                        conversation_id=form.conversation_id,
-                        linked_at=now,
-                        linked_by=actor_id,
-                    )
-                )
-            policy = await sla.choose_for(db, ticket)
-            ticket.sla_policy_id = policy.id if policy else None
-            context = await sla.context_of(db, ticket)
-            await sla.start(db, ticket, context, sla.FIRST_RESPONSE, now)
-            await sla.start(db, ticket, context, sla.RESOLUTION, now)
-            payload = {"ticket_id": ticket.id, "customer_id": customer.id, "source": source}
-            effects.events.append(("ticket.created", payload))
-            cause = self._escalate_at_once(ticket, customer)
-            if cause is not None:
-                await self._escalate(
-                    db, ticket, Action(ActionKind.ESCALATE, now, SYSTEM, cause[1], cause[0]), effects
-                )
-            elif ticket.assignee_id is None and route:
-                await self._plan_route(db, ticket, category, effects)
+            effects = await self.opened(db, ticket, actor_id=actor_id, route=route)
         await self._after(effects)
         return ticket.id
+
+    async def opened(
+        self, db: AsyncSession, ticket: Ticket, *, actor_id: int | None, route: bool = True
+    ) -> Effects:
+        """Inside the caller's transaction, for a ticket row just added (by `create`, or by a channel that
+        opens one with rows of its own, such as a voicemail): its history starts, its conversation is
+        linked, its SLA clocks run, and it escalates or is routed as `create` says. The caller passes the
+        returned Effects to `after_commit_of` once committed."""
+        now = ticket.created_at
+        await db.flush()
+        customer = await db.get(Customer, ticket.customer_id)
+        assert customer is not None
+        category = await self._category(db, ticket.category)
+        ticket.customer_tier = customer.value_tier
+        effects = Effects(ticket.id)
+        db.add(self._event(ticket, "created", actor_id, now, to_state="new", data={"source": ticket.source}))
+        if ticket.conversation_id is not None:
+            db.add(
+                TicketConversation(
+                    ticket_id=ticket.id,
+                    conversation_id=ticket.conversation_id,
+                    linked_at=now,
+                    linked_by=actor_id,
+                )
+            )
+        policy = await sla.choose_for(db, ticket)
+        ticket.sla_policy_id = policy.id if policy else None
+        context = await sla.context_of(db, ticket)
+        await sla.start(db, ticket, context, sla.FIRST_RESPONSE, now)
+        await sla.start(db, ticket, context, sla.RESOLUTION, now)
+        payload = {"ticket_id": ticket.id, "customer_id": customer.id, "source": ticket.source}
+        effects.events.append(("ticket.created", payload))
+        cause = self._escalate_at_once(ticket, customer)
+        if cause is not None:
+            await self._escalate(
+                db, ticket, Action(ActionKind.ESCALATE, now, SYSTEM, cause[1], cause[0]), effects
+            )
+        elif ticket.assignee_id is None and route:
+            await self._plan_route(db, ticket, category, effects)
+        return effects
+
+    async def after_commit_of(self, effects: Effects) -> None:
+        """What a committed `opened` still has to do (routing, events, notifications)."""
+        await self._after(effects)
 
     def _escalate_at_once(self, ticket: Ticket, customer: Customer) -> tuple[str, str] | None:
         if ticket.severity == self.settings.ticket_escalate_severity:
