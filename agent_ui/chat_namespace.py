@@ -281,6 +281,10 @@ def attach(app: web.Application) -> Callable[[], None]:
         if mine(app, event) and event.payload["who"] == "agent":
             await emit("read", {"message_id": event.payload["message_id"]}, event.payload["conversation_id"])
 
+    async def on_survey(event: Event) -> None:
+        if mine(app, event):
+            await emit("survey", event.payload, event.payload["conversation_id"])
+
     async def on_ended(event: Event) -> None:
         if mine(app, event):
             await emit("ended", {"by": event.payload["by"]}, event.payload["conversation_id"])
@@ -309,6 +313,7 @@ def attach(app: web.Application) -> Callable[[], None]:
         app[EVENTS].subscribe("chat.typing", on_typing),
         app[EVENTS].subscribe("chat.read", on_read),
         app[EVENTS].subscribe("chat.ended", on_ended),
+        app[EVENTS].subscribe("chat.survey", on_survey),
         app[EVENTS].subscribe("routing.task.*", on_routing),
     ]
     announcer = asyncio.create_task(_announce_places(app))

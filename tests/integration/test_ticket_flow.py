@@ -77,6 +77,8 @@ async def test_a_chat_complaint_climbs_the_tiers_and_a_low_rating_brings_a_super
     survey = await customer.wait_for("message", 1)
     link = next(m["text"] for m in survey if "/survey/" in m.get("text", ""))
     path = re.search(r"/survey/\S+", link).group(0)
+    inline = (await customer.wait_for("survey"))[0]  # the widget shows five buttons posting to the same page
+    assert inline["ticket_id"] == ticket.id and inline["url"].endswith(path)
     page = await client.get(path)
     assert page.status == 200 and "How did we do?" in await page.text()
     answered = await client.post(path, json={"score": 1, "comment": "Still no kettle"})

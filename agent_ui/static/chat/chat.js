@@ -657,6 +657,46 @@
     setStatus();
   });
 
+  // a satisfaction survey after a ticket was resolved: five buttons in the conversation, answered once
+  socket.on("survey", (survey) => {
+    if (survey.conversation_id !== state.conversationId) return;
+    const item = document.createElement("li");
+    item.className = "survey";
+    const question = document.createElement("p");
+    question.textContent = "How did we do with request T-" + survey.ticket_id + "? 1 is poor, 5 is great.";
+    const buttons = document.createElement("div");
+    buttons.className = "survey-scores";
+    for (let score = 1; score <= 5; score++) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = String(score);
+      button.setAttribute("aria-label", "Rate " + score + " out of 5");
+      button.addEventListener("click", () => answerSurvey(survey, score, item));
+      buttons.append(button);
+    }
+    item.append(question, buttons);
+    $("messages").append(item);
+    scrollToEnd();
+  });
+
+  async function answerSurvey(survey, score, item) {
+    for (const button of item.querySelectorAll("button")) button.disabled = true;
+    let said = "Thank you for your rating.";
+    try {
+      const response = await fetch(new URL(survey.url).pathname, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ score }),
+      });
+      said = (await response.json()).message || said;
+    } catch (error) {
+      said = "Your rating could not be sent; the link in the message above still works.";
+    }
+    const thanks = document.createElement("p");
+    thanks.textContent = said;
+    item.append(thanks);
+  }
+
   socket.on("ended", () => {
     if (state.view === "conversation") showRating(state.conversationId);
   });
