@@ -86,6 +86,10 @@ class TicketRouter:
         if state is TaskState.WRAPPING:
             await engine.end_wrap_up(task_id)
 
+    async def knows(self, task_id: str) -> bool:
+        """True if the engine has the task (in any state)."""
+        return await self._state(task_id) is not None
+
     async def _state(self, task_id: str | None) -> TaskState | None:
         if not task_id:
             return None

@@ -568,6 +568,31 @@ class TicketService:
         for ticket in tickets:
             await self.bus.publish("ticket.changed", {"ticket_id": ticket.id, "action": "assigned"})
 
+    async def reroute_lost(self, grace: timedelta = timedelta(seconds=10)) -> int:
+        """Queue again the tickets waiting for someone whose routing task the engine does not know (the
+        process died between commit and routing, or an embedded store restarted empty)."""
+        if self.router is None:
+            return 0
+        cutoff = self.clock.now() - grace
+        async with self.sessions() as db:
+            query = select(Ticket.id, Ticket.task_id).where(
+                Ticket.assignee_id.is_(None),
+                Ticket.task_id.is_not(None),
+                Ticket.status.in_(
+                    (TicketState.NEW.value, TicketState.ESCALATED.value, TicketState.REOPENED.value)
+                ),
+                Ticket.updated_at < cutoff,
+            )
+            waiting = (await db.execute(query.limit(200))).all()
+        lost = [row.id for row in waiting if not await self.router.knows(row.task_id)]
+        for ticket_id in lost:
+            async with self.sessions.begin() as db:
+                ticket = await self._locked(db, ticket_id)
+                effects = Effects(ticket.id)
+                await self._plan_route(db, ticket, await self._category(db, ticket.category), effects)
+            await self._after(effects)
+        return len(lost)
+
     # helpers ----------------------------------------------------------------------------------------
 
     async def _after(self, effects: Effects) -> None:

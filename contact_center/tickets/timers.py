@@ -39,6 +39,7 @@ class TimerPass:
     escalated: int = 0
     closed: int = 0
     reminded: int = 0
+    rerouted: int = 0
     delivered: int = 0
 
 
@@ -70,6 +71,7 @@ class TicketTimers:
             done.escalated += escalated
         done.closed = await self._auto_close(now)
         done.reminded = await self._remind(now)
+        done.rerouted = await self.service.reroute_lost()
         if self.deliver is not None:
             done.delivered = await self.deliver()
         return done

@@ -155,3 +155,25 @@ async def test_a_ticket_waiting_on_the_customer_reminds_its_assignee_once(client
         )
     assert "reminder" in kinds
     await app[EVENTS].drain()
+
+
+async def test_a_routed_ticket_is_queued_again_after_an_embedded_restart(
+    aiohttp_client, settings, clock, staff
+):
+    from contact_center.app import create_app
+
+    first = await aiohttp_client(create_app(settings, clock=clock, tick_interval=None))
+    customer_id, _ = await customer_with_conversation(first.app, clock)
+    ticket_id = await first.app[TICKETS].create(
+        TicketCreate(customer_id=customer_id, subject="Call me"), actor_id=None
+    )
+    task_id = (await ticket(first.app, ticket_id)).task_id
+    assert await first.app[TICKETS].router.knows(task_id)
+    await first.close()  # the embedded routing store (in memory) goes with the process
+    again = await aiohttp_client(create_app(settings, clock=clock, tick_interval=None))
+    clock.advance(seconds=11)
+    assert (await again.app[TICKET_TIMERS].run_once()).rerouted == 1
+    assert (await again.app[TICKET_TIMERS].run_once()).rerouted == 0
+    requeued = await ticket(again.app, ticket_id)
+    assert requeued.task_id != task_id and await again.app[TICKETS].router.knows(requeued.task_id)
+    await again.app[EVENTS].drain()
