@@ -12,6 +12,7 @@ from sqlalchemy import select
 from contact_center.db.models import Notification, SlaPolicy, Ticket, TicketEscalation
 from contact_center.web.appkeys import EVENTS, ROUTING, SESSIONS, TICKET_TIMERS
 from tests.conftest import bearer
+from tests.email_fixtures import email_client, email_settings, sink  # noqa: F401  (fixtures)
 from tests.integration.test_chat import agent_ready, sockets, started  # noqa: F401  (fixture)
 
 COMPLAINT = "This is unacceptable. My kettle broke after two days and I want to complain."
@@ -273,3 +274,59 @@ async def test_an_sms_survey_is_answered_by_replying_a_number(twilio_client, twi
         routed = await db.get(Conversation, conversation.id)
     assert answer.attributes["survey_answer"] is True
     assert routed.routing_state != "pending"  # kept in the conversation, not queued again
+
+
+async def test_an_email_customer_gets_a_survey_link_and_rates_on_the_page(
+    email_client,  # noqa: F811
+    sink,  # noqa: F811
+    staff,
+):
+    from contact_center.db.models import Conversation
+    from tests.email_fixtures import CUSTOMER, deliver, mail
+
+    app = email_client.app
+    headers = bearer(staff["agent"]["token"])
+    code, _ = await deliver(email_client, mail("My invoice is wrong, please correct it"))
+    assert code == 250
+    await settle(app)
+    async with app[SESSIONS]() as db:
+        conversation = (await db.execute(select(Conversation))).scalar_one()
+    created = await email_client.post(
+        "/api/tickets",
+        json={
+            "customer_id": conversation.customer_id,
+            "subject": "Invoice",
+            "conversation_id": conversation.id,
+            "assignee_id": staff["agent"]["id"],
+        },
+        headers=headers,
+    )
+    ticket = await created.json()
+    replied = await email_client.post(
+        f"/api/tickets/{ticket['id']}/replies", json={"text": "Corrected, sorry!"}, headers=headers
+    )
+    assert replied.status == 201, await replied.text()
+    resolved = await email_client.post(
+        f"/api/tickets/{ticket['id']}/actions",
+        json={"action": "resolve", "reason": "corrected"},
+        headers=headers,
+    )
+    assert resolved.status == 200
+    await settle(app)
+    from channels import email_outbound
+
+    await email_outbound.drain(app)
+    survey = next(m for m in sink.messages() if "How did we do? [T-" in m["Subject"])
+    assert survey["To"] == CUSTOMER
+    path = re.search(r"/survey/\S+", survey.get_content()).group(0)
+    form = await email_client.get(path)
+    assert form.status == 200 and 'name="score"' in await form.text()
+    thanks = await email_client.post(path, data={"score": "5", "comment": "Quick, thanks"})
+    assert thanks.status == 200 and "Thank you" in await thanks.text()
+    forged = await email_client.get(path[:-3] + "abc")
+    assert forged.status == 404
+    detail = await (await email_client.get(f"/api/tickets/{ticket['id']}", headers=headers)).json()
+    assert (
+        detail["status"] == "resolved" and detail["surveys"][0]["score"] == 5
+    )  # a good score changes nothing
+    assert detail["first_responded_at"] is not None  # the reply answered the customer
