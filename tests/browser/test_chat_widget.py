@@ -350,9 +350,10 @@ async def test_a_picture_the_customer_attaches_reaches_the_agent_and_opens_full_
     await agent_ready(live, staff)
     await start_chat(page, live)
     await agent_takes_the_chat(live, staff)
-    await page.get_by_role("button", name="Attach a file").focus()
+    attach = page.get_by_role("button", name="Attach a file")
+    await expect(attach).to_be_enabled()
     async with page.expect_file_chooser() as chooser:  # the button works from the keyboard
-        await page.keyboard.press("Enter")
+        await attach.press("Enter")
     await (await chooser.value).set_files({"name": "parcel.png", "mimeType": "image/png", "buffer": picture})
 
     thumbnail = page.get_by_role("button", name="Open the picture parcel.png full size")

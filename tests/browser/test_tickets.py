@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from contact_center.db.models import SlaPolicy, Ticket
+from contact_center.db.models import Notification, SlaPolicy, Ticket
 from contact_center.web.appkeys import TICKET_TIMERS
 from tests.browser.test_chat_widget import (  # noqa: F401  (fixtures)
     browser,
@@ -72,7 +72,21 @@ async def seed(server, staff, sessions, clock) -> dict:
         return {"customer_id": customer["id"], "subject": subject, **fields}
 
     refund = ticket(bo, "Refund for a late delivery", category="complaint")
-    await post(server, "/api/tickets", refund, supervisor)
+    refunded = await post(server, "/api/tickets", refund, supervisor)
+    async with sessions.begin() as db:  # what the breach below tells the tier's people, for the bell
+        db.add(
+            Notification(
+                user_id=staff["supervisor"]["id"],
+                ticket_id=refunded["id"],
+                kind="sla_breach",
+                channel="console",
+                title=f"Ticket T-{refunded['id']} missed its first response target (L1)",
+                body=HOSTILE,
+                dedupe_key=f"browser-test:{refunded['id']}",
+                status="sent",
+                created_at=clock.now(),
+            )
+        )
     clock.advance(minutes=62)
     await timers.run_once()  # the refund ticket misses its first response
     waiting = await post(server, "/api/tickets", ticket(bo, "Wrong colour delivered"), supervisor)
@@ -224,6 +238,16 @@ async def test_a_supervisor_works_a_ticket_from_the_list_to_resolved(
     await page.keyboard.press("Enter")  # rows work from the keyboard
     await expect(detail.locator("#t-subject")).to_have_text("Wrong colour delivered")
     await expect(detail.get_by_role("button", name="Resume")).to_be_visible()
+
+    bell = page.locator("#notif-button")
+    await expect(page.locator("#notif-count")).to_have_text("1")
+    await bell.click()
+    item = page.locator("#notif-list .notif-item")
+    await expect(item).to_contain_text("missed its first response target")
+    await expect(item.locator(".notif-body")).to_have_text(HOSTILE)  # text, never markup
+    await item.click()
+    await expect(detail.locator("#t-subject")).to_have_text("Refund for a late delivery")
+    await expect(page.locator("#notif-count")).to_be_hidden()
 
     async with sessions() as db:
         stored = await db.get(Ticket, kettle["id"])

@@ -8,6 +8,7 @@ import { toggleMode } from "./composer.js";
 import { refreshLists } from "./wrapup.js";
 import { setupAssist } from "./assist.js";
 import { setupTransfer } from "./transfer.js";
+import { setupNotifications } from "./notifications.js";
 import { openMenu, renderAwayReasons, setPresence, setupPresence, tick as tickPresence } from "./presence.js";
 import { answerCall, setupSoftphone } from "./softphone.js";
 
@@ -45,7 +46,8 @@ async function loadLists() {
 function renderCapacity() {
   const held = {};
   for (const record of state.conversations.values()) held[record.summary.channel] = (held[record.summary.channel] || 0) + 1;
-  const parts = Object.entries(state.capacity || {}).filter(([, n]) => n > 0)
+  // tickets are worked on the Tickets page: the line counts the conversations held here
+  const parts = Object.entries(state.capacity || {}).filter(([channel, n]) => n > 0 && channel !== "ticket")
     .map(([channel, n]) => `${({ voice: "Calls", sms: "SMS", email: "Email", chat: "Chats" })[channel] || channel} ${held[channel] || 0}/${n}`);
   $("capacity").textContent = parts.join(" · ");
 }
@@ -162,6 +164,7 @@ async function main() {
   setupSoftphone();
   shortcuts();
   wireSocket();
+  setupNotifications(socket);
   on("conversation:accepted", (summary) => { addConversation(summary, { focus: true }); renderCapacity(); });
   on("conversation:closed", renderCapacity);
   on("conversation:wrapped", (summary) => updateConversation(summary));

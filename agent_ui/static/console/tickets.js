@@ -8,6 +8,7 @@ import { tick } from "./tickets-sla.js";
 import { loadList, loadViews, setupList } from "./tickets-list.js";
 import { idFromLocation, openTicket } from "./ticket-view.js";
 import { setupWork, syncComposer } from "./ticket-work.js";
+import { setupNotifications } from "./notifications.js";
 
 async function whoAmI() {
   try {
@@ -50,6 +51,7 @@ async function main() {
   if (serverTime) learnSkew(serverTime.content);
   if (!(await whoAmI())) return;
   $("sign-out").addEventListener("click", signOut);
+  setupNotifications();
   setupList();
   setupWork();
   syncComposer();

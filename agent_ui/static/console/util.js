@@ -92,6 +92,7 @@ export const CHANNELS = {
   sms: { label: "SMS", name: "SMS" },
   email: { label: "Email", name: "Email" },
   chat: { label: "Chat", name: "Web chat" },
+  ticket: { label: "Ticket", name: "Ticket" },
 };
 export function channelName(channel) { return (CHANNELS[channel] || { name: channel || "Contact" }).name; }
 
