@@ -84,6 +84,8 @@ async def answer_survey(request: web.Request) -> web.Response:
     wants_json = request.content_type == "application/json"
     try:
         data = await request.json() if wants_json else dict(await request.post())
+        if not isinstance(data, dict):
+            raise ValueError("the answer is an object with a score")
         answer = SurveyAnswerIn.model_validate(
             {"score": int(str(data.get("score", "0")) or 0), "comment": str(data.get("comment", ""))}
         )

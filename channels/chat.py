@@ -408,9 +408,10 @@ async def leave_message(app: web.Application, visitor: str, form: OfflineMessage
     )
     now = app[CLOCK].now()
     async with app[SESSIONS].begin() as db:
-        existing = (
-            await db.execute(select(Ticket).where(Ticket.conversation_id == result.conversation_id))
-        ).scalar_one_or_none()
+        query = select(Ticket).where(
+            Ticket.conversation_id == result.conversation_id, Ticket.source == "chat"
+        )
+        existing = (await db.execute(query.limit(1))).scalar_one_or_none()
         if existing is not None:
             return existing.id
         ticket = Ticket(

@@ -40,6 +40,7 @@ from contact_center.api import routing as routing_api
 from contact_center.api import sla as sla_api
 from contact_center.api import tickets as tickets_api
 from contact_center.api import users as users_api
+from contact_center.background import BackgroundJobs
 from contact_center.classify import ComplaintClassifier
 from contact_center.clock import Clock, SystemClock
 from contact_center.customers.context import CustomerContext
@@ -52,7 +53,7 @@ from contact_center.settings import Settings
 from contact_center.tickets import listeners as ticket_listeners
 from contact_center.tickets.categories import ensure_builtin
 from contact_center.tickets.routing_link import TicketRouter
-from contact_center.tickets.service import TicketService
+from contact_center.tickets.service import Effects, TicketService
 from contact_center.tickets.surveys import Surveys
 from contact_center.tickets.timers import TicketTimers
 from contact_center.web import health, pages
@@ -254,18 +255,26 @@ async def _tickets(app: web.Application) -> AsyncIterator[None]:
     )
     app[TICKETS] = service
     app[SURVEYS] = Surveys(service, settings.signing_key(), settings.public_url)
-    timers = TicketTimers(service, delivery_for(app).deliver_due)
+    delivery = delivery_for(app)
+    timers = TicketTimers(service, delivery.deliver_due)
     app[TICKET_TIMERS] = timers
     stop = ticket_listeners.subscribe(app[EVENTS], service)
-    running = None
-    if app[TICK_INTERVAL] is not None:
+    running, sending = None, BackgroundJobs("sending ticket notifications failed")
+    if app[TICK_INTERVAL] is not None:  # (tests drive the timers and delivery themselves)
         running = asyncio.create_task(timers.run_forever(settings.ticket_timer_seconds))
+
+        async def deliver_now(effects: Effects) -> None:  # an escalation's notices go out at once
+            if effects.notify:
+                sending.start(delivery.deliver_due())
+
+        service.after_commit.append(deliver_now)
     yield
     stop()
     if running is not None:
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await running
+    await sending.drain()
 
 
 async def _realtime(app: web.Application) -> AsyncIterator[None]:

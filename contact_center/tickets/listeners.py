@@ -40,8 +40,9 @@ def subscribe(bus: EventBus, service: TicketService) -> Callable[[], None]:
                 )
 
     async def on_agent_message(event: Event) -> None:
-        if _mine(bus, event) and event.payload.get("conversation_id"):
-            await service.agent_replied(event.payload["conversation_id"], event.payload.get("author_id"))
+        # a message without an author is the service's own (a survey, an acknowledgement): no reply
+        if _mine(bus, event) and event.payload.get("conversation_id") and event.payload.get("author_id"):
+            await service.agent_replied(event.payload["conversation_id"], event.payload["author_id"])
 
     async def on_chat_message(event: Event) -> None:
         message = event.payload.get("message") or {}

@@ -51,6 +51,7 @@ from contact_center.tickets.workflow import (
 log = logging.getLogger(__name__)
 NEW_CONTACT_GAP = timedelta(hours=1)  # a customer message this long after the last one is a new contact
 SYSTEM = None  # actor of automatic changes (timers, the customer's own replies)
+WAITING_FOR_SOMEONE = ("new", "escalated", "reopened")  # the states of a ticket routing may offer
 
 
 @dataclass
@@ -159,10 +160,13 @@ class TicketService:
         effects.events.append(("ticket.created", payload))
         cause = self._escalate_at_once(ticket, customer)
         if cause is not None:
-            await self._escalate(
-                db, ticket, Action(ActionKind.ESCALATE, now, SYSTEM, cause[1], cause[0]), effects
-            )
-        elif ticket.assignee_id is None and route:
+            try:
+                action = Action(ActionKind.ESCALATE, now, SYSTEM, cause[1], cause[0])
+                await self._escalate(db, ticket, action, effects)
+                return effects
+            except IllegalTransition as refused:  # a category with one tier: nowhere to go up to
+                log.info("ticket %s not escalated at opening: %s", ticket.id, refused)
+        if ticket.assignee_id is None and route:
             await self._plan_route(db, ticket, category, effects)
         return effects
 
@@ -212,7 +216,7 @@ class TicketService:
             try:
                 await self._escalate(db, ticket, action, effects)
             except IllegalTransition as refused:
-                if actor_id is not None and cause == "manual":
+                if actor_id is not None:  # a person asked: tell them why not
                     raise
                 log.info("ticket %s not escalated for %s: %s", ticket_id, cause, refused)
                 return False
@@ -279,7 +283,7 @@ class TicketService:
 
     async def _escalate(self, db: AsyncSession, ticket: Ticket, action: Action, effects: Effects) -> None:
         from_tier = ticket.tier
-        category = await self._category(db, ticket.category)
+        category = await self._category(db, ticket.category, existing=True)
         rules = Rules(self.rules.reopen_window, max_tier=len(category.tiers or []) or 3)
         event = await self._transition(db, ticket, action, effects, rules)
         cause = event.data["cause"]
@@ -410,8 +414,11 @@ class TicketService:
                     "new_contact": new_contact,
                 }
                 context = await sla.context_of(db, ticket)
-                if ticket.status != TicketState.REOPENED.value:  # reopening restarted it already
-                    await sla.start(db, ticket, context, sla.NEXT_RESPONSE, now, restart=True)
+                waiting = (await sla.clocks_of(db, ticket.id)).get(sla.NEXT_RESPONSE)
+                # a new round only once the last one was answered: more messages do not move the deadline
+                answered = waiting is None or waiting.met_at is not None
+                if ticket.status != TicketState.REOPENED.value and answered:
+                    await sla.start(db, ticket, context, sla.NEXT_RESPONSE, now, restart=waiting is not None)
                 if new_contact and await self._repeated(db, ticket.id, now):
                     action = Action(
                         ActionKind.ESCALATE,
@@ -480,6 +487,9 @@ class TicketService:
             if {"category", "priority"} & diff.keys():
                 policy = await sla.choose_for(db, ticket)
                 ticket.sla_policy_id = policy.id if policy else None
+                await sla.retarget(db, ticket, await sla.context_of(db, ticket), now)
+            if "assignee_id" in diff and ticket.task_id:
+                effects.finish_task = ticket.task_id  # the routing task's offer or hold ends with the change
             if "assignee_id" in diff and ticket.assignee_id is not None and ticket.assignee_id != actor_id:
                 assignee = await db.get(User, ticket.assignee_id)
                 notice = Notice(
@@ -583,13 +593,16 @@ class TicketService:
                 ),
                 Ticket.updated_at < cutoff,
             )
-            waiting = (await db.execute(query.limit(200))).all()
+            waiting = (await db.execute(query.order_by(Ticket.updated_at, Ticket.id).limit(200))).all()
         lost = [row.id for row in waiting if not await self.router.knows(row.task_id)]
         for ticket_id in lost:
             async with self.sessions.begin() as db:
                 ticket = await self._locked(db, ticket_id)
+                if ticket.assignee_id is not None or ticket.status not in WAITING_FOR_SOMEONE:
+                    continue  # taken or finished since it was listed
                 effects = Effects(ticket.id)
-                await self._plan_route(db, ticket, await self._category(db, ticket.category), effects)
+                category = await self._category(db, ticket.category, existing=True)
+                await self._plan_route(db, ticket, category, effects)
             await self._after(effects)
         return len(lost)
 
@@ -632,11 +645,12 @@ class TicketService:
             raise NotFound(f"ticket {ticket_id} does not exist")
         return ticket
 
-    async def _category(self, db: AsyncSession, code: str) -> TicketCategory:
+    async def _category(self, db: AsyncSession, code: str, *, existing: bool = False) -> TicketCategory:
+        """The category by code; a deactivated one only for tickets that have it already (`existing`)."""
         row = (
             await db.execute(select(TicketCategory).where(TicketCategory.code == code))
         ).scalar_one_or_none()
-        if row is None or not row.active:
+        if row is None or not (row.active or existing):
             raise InvalidInput(f"there is no ticket category {code!r}")
         return row
 

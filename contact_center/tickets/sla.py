@@ -138,6 +138,25 @@ async def reopen_resolution(db: AsyncSession, ticket: Ticket, sla: SlaContext, n
     schedule(clock, sla)
 
 
+async def retarget(db: AsyncSession, ticket: Ticket, sla: SlaContext, now: datetime) -> None:
+    """The ticket's policy changed (priority, category): the clocks not yet met take the new targets,
+    keeping the business time already used; a clock the new policy does not measure is dropped unless it
+    was breached (its breach stays on record)."""
+    for metric, clock in (await clocks_of(db, ticket.id)).items():
+        if clock.met_at is not None:
+            continue
+        target = sla.target(metric)
+        if target is None:
+            if clock.breached_at is None:
+                await db.delete(clock)
+            continue
+        if clock.running_since is not None:
+            clock.consumed_seconds += sla.calendar.seconds_between(clock.running_since, now)
+            clock.running_since = now
+        clock.target_seconds = target
+        schedule(clock, sla)
+
+
 def clock_view(clock: TicketSla, now: datetime) -> dict[str, Any]:
     """A clock as the API and the console show it (the badge counts down to `due_at`)."""
     if clock.met_at is not None:

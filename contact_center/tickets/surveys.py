@@ -39,10 +39,10 @@ def survey_token(key: bytes, survey_id: int) -> str:
 
 def survey_of_token(key: bytes, token: object) -> int | None:
     """The survey id a token stands for; None for anything we did not make."""
-    if not isinstance(token, str) or len(token) > 80:
+    if not isinstance(token, str) or len(token) > 80 or not token.isascii():
         return None
     head, _, _ = token.partition(".")
-    if not head.isdigit():
+    if not head.isdecimal() or len(head) > 18:
         return None
     return int(head) if hmac.compare_digest(token, survey_token(key, int(head))) else None
 
@@ -186,7 +186,7 @@ class Surveys:
             await service._transition(db, ticket, Action(ActionKind.REOPEN, now, SYSTEM, reason), effects)
             reopened = True
         if ticket.status != TicketState.CLOSED.value:
-            category = await service._category(db, ticket.category)
+            category = await service._category(db, ticket.category, existing=True)
             top = len(category.tiers or []) or 3
             action = Action(ActionKind.ESCALATE, now, SYSTEM, reason, f"survey:low:{survey.round}", top)
             try:

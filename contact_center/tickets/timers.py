@@ -12,11 +12,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contact_center.db.models import SlaPolicy, Ticket, TicketCategory, TicketSla
+from contact_center.db.models import Notification, SlaPolicy, Ticket, TicketCategory, TicketSla
 from contact_center.tickets.notify import Notice, recipients, record
 from contact_center.tickets.service import SYSTEM, Effects, TicketService, _tier
 from contact_center.tickets.workflow import Action, ActionKind, IllegalTransition, TicketState
@@ -61,40 +62,49 @@ class TicketTimers:
             await asyncio.sleep(interval)
 
     async def run_once(self) -> TimerPass:
-        """One pass at the clock's current time."""
+        """One pass at the clock's current time. A step that fails for one ticket is logged and the pass goes
+        on with the others, so one bad ticket never holds up every other timer."""
         done, now = TimerPass(), self.service.clock.now()
-        for clock_id in await self._due(TicketSla.warn_at, TicketSla.warned_at, now):
-            done.warned += await self._warn(clock_id, now)
-        for clock_id in await self._due(TicketSla.due_at, TicketSla.breached_at, now):
-            breached, escalated = await self._breach(clock_id, now)
+        for clock_id, cycle in await self._due(TicketSla.warn_at, TicketSla.warned_at, now):
+            done.warned += await self._guarded(self._warn(clock_id, cycle, now), "warning", clock_id) or 0
+        for clock_id, cycle in await self._due(TicketSla.due_at, TicketSla.breached_at, now):
+            breached, escalated = await self._guarded(
+                self._breach(clock_id, cycle, now), "breach", clock_id
+            ) or (0, 0)
             done.breached += breached
             done.escalated += escalated
-        done.closed = await self._auto_close(now)
-        done.reminded = await self._remind(now)
-        done.rerouted = await self.service.reroute_lost()
+        done.closed = await self._guarded(self._auto_close(now), "auto-close") or 0
+        done.reminded = await self._guarded(self._remind(now), "reminders") or 0
+        done.rerouted = await self._guarded(self.service.reroute_lost(), "re-routing") or 0
         if self.deliver is not None:
-            done.delivered = await self.deliver()
+            done.delivered = await self._guarded(self.deliver(), "delivery") or 0
         return done
 
-    async def _due(self, instant: object, once: object, now: datetime) -> list[int]:
+    @staticmethod
+    async def _guarded(step: Awaitable[Any], what: str, item: object = None) -> Any:
+        try:
+            return await step
+        except Exception:
+            log.exception("ticket timers: the %s step failed%s", what, f" for clock {item}" if item else "")
+            return None
+
+    async def _due(self, instant: Any, once: Any, now: datetime) -> list[tuple[int, int]]:
+        """Running clocks whose `instant` has come and that nobody has handled: (id, cycle)."""
         async with self.service.sessions() as db:
             query = (
-                select(TicketSla.id)
-                .where(
-                    instant <= now,  # type: ignore[operator]
-                    once.is_(None),  # type: ignore[attr-defined]
-                    TicketSla.met_at.is_(None),
-                    TicketSla.running_since.is_not(None),
-                )
+                select(TicketSla.id, TicketSla.cycle)
+                .where(*_due_now(instant, once, now))
                 .order_by(TicketSla.id)
                 .limit(BATCH)
             )
-            return list((await db.execute(query)).scalars())
+            return [(row.id, row.cycle) for row in await db.execute(query)]
 
-    async def _warn(self, clock_id: int, now: datetime) -> int:
+    async def _warn(self, clock_id: int, cycle: int, now: datetime) -> int:
         async with self.service.sessions.begin() as db:
             clock = await db.get(TicketSla, clock_id)
-            if clock is None or not await _claim(db, clock, TicketSla.warned_at, now):
+            if clock is None or not await _claim(
+                db, clock, cycle, TicketSla.warn_at, TicketSla.warned_at, now
+            ):
                 return 0
             ticket = await db.get(Ticket, clock.ticket_id)
             assert ticket is not None
@@ -125,13 +135,13 @@ class TicketTimers:
         )
         return 1
 
-    async def _breach(self, clock_id: int, now: datetime) -> tuple[int, int]:
+    async def _breach(self, clock_id: int, cycle: int, now: datetime) -> tuple[int, int]:
         async with self.service.sessions.begin() as db:
             clock = await db.get(TicketSla, clock_id)
             if clock is None:
                 return 0, 0
             ticket = await self.service._locked(db, clock.ticket_id)
-            if not await _claim(db, clock, TicketSla.breached_at, now):
+            if not await _claim(db, clock, cycle, TicketSla.due_at, TicketSla.breached_at, now):
                 return 0, 0
             effects = Effects(ticket.id)
             name = METRIC_NAMES.get(clock.metric, clock.metric)
@@ -203,10 +213,23 @@ class TicketTimers:
         cutoff = now - timedelta(hours=hours)
         reminded = 0
         async with self.service.sessions.begin() as db:
+            reminded_already = (
+                select(Notification.id)
+                .where(
+                    Notification.ticket_id == Ticket.id,
+                    Notification.kind == "reminder",
+                    Notification.created_at >= Ticket.pending_since,
+                )
+                .exists()
+            )
             query = (
                 select(Ticket)
-                .where(Ticket.status == TicketState.PENDING.value, Ticket.pending_since <= cutoff)
-                .order_by(Ticket.id)
+                .where(
+                    Ticket.status == TicketState.PENDING.value,
+                    Ticket.pending_since <= cutoff,
+                    ~reminded_already,
+                )
+                .order_by(Ticket.pending_since, Ticket.id)
                 .limit(BATCH)
             )
             for ticket in (await db.execute(query)).scalars():
@@ -222,13 +245,26 @@ class TicketTimers:
         return reminded
 
 
-async def _claim(db: AsyncSession, clock: TicketSla, column: object, now: datetime) -> bool:
-    """Set `column` to now if nobody has (and the clock is still in the same round): True if we did.
-    The row is read again afterwards, so later changes in this transaction start from what is stored."""
+def _due_now(instant: Any, once: Any, now: datetime) -> tuple[Any, ...]:
+    """The conditions of a clock whose `instant` has come, still running, that nobody has handled."""
+    return (
+        instant <= now,
+        once.is_(None),
+        TicketSla.met_at.is_(None),
+        TicketSla.running_since.is_not(None),
+    )
+
+
+async def _claim(
+    db: AsyncSession, clock: TicketSla, cycle: int, instant: Any, once: Any, now: datetime
+) -> bool:
+    """Set `once` to now if the clock is still due in the round that was listed (not met, paused, restarted
+    or handled by another process meanwhile): True if we did. One UPDATE, so exactly one process wins. The
+    row is read again afterwards, so later changes in this transaction start from what is stored."""
     result = await db.execute(
         update(TicketSla)
-        .where(TicketSla.id == clock.id, column.is_(None), TicketSla.cycle == clock.cycle)  # type: ignore[attr-defined]
-        .values({column.key: now})  # type: ignore[attr-defined]
+        .where(TicketSla.id == clock.id, TicketSla.cycle == cycle, *_due_now(instant, once, now))
+        .values({once.key: now})
         .execution_options(synchronize_session=False)
     )
     await db.refresh(clock)

@@ -4,9 +4,21 @@ within the window. Driven through the ticket service on the whole app with the i
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
-from contact_center.db.models import Conversation, Customer, Message, Notification, Ticket, TicketEvent
+from contact_center.db.models import (
+    Conversation,
+    Customer,
+    Message,
+    Notification,
+    SlaPolicy,
+    Ticket,
+    TicketCategory,
+    TicketEvent,
+    TicketSla,
+)
 from contact_center.tickets.schemas import TicketCreate
 from contact_center.tickets.workflow import ActionKind
 from contact_center.web.appkeys import EVENTS, SESSIONS, TICKET_TIMERS, TICKETS
@@ -177,3 +189,102 @@ async def test_a_routed_ticket_is_queued_again_after_an_embedded_restart(
     requeued = await ticket(again.app, ticket_id)
     assert requeued.task_id != task_id and await again.app[TICKETS].router.knows(requeued.task_id)
     await again.app[EVENTS].drain()
+
+
+async def policy(app, **targets) -> None:
+    async with app[SESSIONS].begin() as db:
+        db.add(SlaPolicy(name="Fast", position=1, warn_before_minutes=0, **targets))
+
+
+async def clock_of(app, ticket_id: int, metric: str):
+    async with app[SESSIONS]() as db:
+        query = select(TicketSla).where(TicketSla.ticket_id == ticket_id, TicketSla.metric == metric)
+        return (await db.execute(query)).scalar_one()
+
+
+async def test_a_breach_listed_before_another_process_handled_it_is_not_breached_again(client, clock):
+    app = client.server.app
+    await policy(app, first_response_minutes=10)
+    customer_id, _ = await customer_with_conversation(app, clock)
+    ticket_id = await app[TICKETS].create(
+        TicketCreate(customer_id=customer_id, subject="Slow"), actor_id=None
+    )
+    clock.advance(minutes=11)
+    timers = app[TICKET_TIMERS]
+    listed = await timers._due(TicketSla.due_at, TicketSla.breached_at, clock.now())
+    assert len(listed) == 1
+    assert (await timers.run_once()).escalated == 1  # "the other process": L2, and a new round of the clock
+    clock_id, cycle = listed[0]
+    assert await timers._breach(clock_id, cycle, clock.now()) == (0, 0)  # the stale listing changes nothing
+    found = await ticket(app, ticket_id)
+    assert (found.tier, found.escalation_causes) == (2, ["sla:first_response:1"])
+    await app[EVENTS].drain()
+
+
+async def test_more_messages_do_not_move_the_next_response_deadline_and_a_new_priority_retargets(
+    client, clock, staff
+):
+    app = client.server.app
+    await policy(app, first_response_minutes=60, next_response_minutes=30, resolution_minutes=600)
+    customer_id, conversation_id = await customer_with_conversation(app, clock)
+    agent = staff["agent"]["id"]
+    ticket_id = await app[TICKETS].create(
+        TicketCreate(
+            customer_id=customer_id, subject="Hello?", conversation_id=conversation_id, assignee_id=agent
+        ),
+        actor_id=agent,
+    )
+    clock.advance(minutes=5)
+    await app[TICKETS].agent_replied(conversation_id, agent)  # answered: first response met
+    clock.advance(minutes=5)
+    await customer_writes(app, clock, conversation_id, "thanks, but")  # the next response is due in 30 min
+    due = (await clock_of(app, ticket_id, "next_response")).due_at
+    clock.advance(minutes=20)
+    await customer_writes(app, clock, conversation_id, "hello??")
+    assert (await clock_of(app, ticket_id, "next_response")).due_at == due  # not pushed back
+    survey = {"channel": "email", "conversation_id": conversation_id, "message_id": 1, "author_id": None}
+    await app[EVENTS].publish("message.sent", survey)  # the service's own message (a survey): no reply
+    await app[EVENTS].drain()
+    assert (await clock_of(app, ticket_id, "next_response")).met_at is None
+
+    async with app[SESSIONS].begin() as db:  # urgent tickets resolve within 2 hours instead of 10
+        db.add(SlaPolicy(name="Urgent", position=0, priority="urgent", resolution_minutes=120))
+    from contact_center.tickets.schemas import TicketUpdate
+
+    await app[TICKETS].update(ticket_id, agent, TicketUpdate(priority="urgent"))
+    resolution = await clock_of(app, ticket_id, "resolution")
+    assert resolution.target_seconds == 7200 and resolution.consumed_seconds == 30 * 60
+    assert resolution.due_at == clock.now() + timedelta(minutes=90)
+    await app[EVENTS].drain()
+
+
+async def test_single_tier_categories_and_refused_manual_escalations(client, clock, staff):
+    from tests.conftest import bearer
+
+    app = client.server.app
+    async with app[SESSIONS].begin() as db:
+        db.add(TicketCategory(code="billing", label="Billing", tiers=[{"tier": 1, "name": "Billing team"}]))
+    customer_id, _ = await customer_with_conversation(app, clock)
+    critical = await app[TICKETS].create(  # nowhere to go up to: opened and routed all the same
+        TicketCreate(
+            customer_id=customer_id, subject="Charged twice", category="billing", severity="critical"
+        ),
+        actor_id=None,
+    )
+    assert (await ticket(app, critical)).tier == 1
+    headers = bearer(staff["supervisor"]["token"])
+    refused = await client.post(
+        f"/api/tickets/{critical}/escalate", json={"reason": "angry", "to_tier": 4}, headers=headers
+    )
+    assert refused.status == 409 and "highest tier" in (await refused.json())["error"]["message"]
+    await policy(app, first_response_minutes=10)
+    repair = await app[TICKETS].create(
+        TicketCreate(customer_id=customer_id, subject="Broken", category="repair"), actor_id=None
+    )
+    async with app[SESSIONS].begin() as db:  # a category switched off later still works for its tickets
+        row = (await db.execute(select(TicketCategory).where(TicketCategory.code == "repair"))).scalar_one()
+        row.active = False
+    clock.advance(minutes=11)
+    assert (await app[TICKET_TIMERS].run_once()).escalated == 1
+    assert (await ticket(app, repair)).tier == 2
+    await app[EVENTS].drain()
