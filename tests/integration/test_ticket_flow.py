@@ -325,6 +325,9 @@ async def test_an_email_customer_gets_a_survey_link_and_rates_on_the_page(
     assert thanks.status == 200 and "Thank you" in await thanks.text()
     forged = await email_client.get(path[:-3] + "abc")
     assert forged.status == 404
+    for odd in ("/survey/%C2%B2.abc", "/survey/%E2%82%AC", "/survey/1"):
+        assert (await email_client.get(odd)).status == 404, odd
+    assert (await email_client.post(path, json=[1])).status == 400
     detail = await (await email_client.get(f"/api/tickets/{ticket['id']}", headers=headers)).json()
     assert (
         detail["status"] == "resolved" and detail["surveys"][0]["score"] == 5
