@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contact_center.clock import Clock
@@ -686,13 +686,16 @@ class TicketService:
         query = (
             select(Conversation.id)
             .join(TicketConversation, TicketConversation.conversation_id == Conversation.id)
-            .where(TicketConversation.ticket_id == ticket.id, Conversation.channel != "voice")
+            .where(TicketConversation.ticket_id == ticket.id, writable_conversation())
             .order_by(Conversation.last_activity_at.desc())
             .limit(1)
         )
         found = (await db.execute(query)).scalar_one_or_none()
         if found is None:
-            raise Conflict("the ticket has no written conversation to reply through: link one first")
+            raise Conflict(
+                "the ticket has no written conversation that can take a reply now (calls and chats the "
+                "customer has left cannot): link an email or SMS conversation of the customer first"
+            )
         return found
 
     @staticmethod
@@ -721,6 +724,13 @@ class TicketService:
             message_id=message_id,
             data=dict(data or {}),
         )
+
+
+def writable_conversation() -> Any:
+    """A conversation that can carry a written message now: not a call, and not a chat the customer left."""
+    return and_(
+        Conversation.channel != "voice", or_(Conversation.channel != "chat", Conversation.status == "open")
+    )
 
 
 def _snapshot(ticket: Ticket) -> TicketSnapshot:

@@ -24,7 +24,7 @@ from contact_center.db.models import Conversation, CustomerIdentity, Ticket, Tic
 from contact_center.errors import Conflict, NotFound
 from contact_center.tickets.notify import Notice, recipients, record
 from contact_center.tickets.ports import SurveyInvite
-from contact_center.tickets.service import SYSTEM, Effects, TicketService
+from contact_center.tickets.service import SYSTEM, Effects, TicketService, writable_conversation
 from contact_center.tickets.workflow import Action, ActionKind, IllegalTransition, TicketState
 
 log = logging.getLogger(__name__)
@@ -258,7 +258,7 @@ async def _survey_conversation(db: AsyncSession, ticket: Ticket) -> Conversation
     query = (
         select(Conversation)
         .join(TicketConversation, TicketConversation.conversation_id == Conversation.id)
-        .where(TicketConversation.ticket_id == ticket.id, Conversation.channel != "voice")
+        .where(TicketConversation.ticket_id == ticket.id, writable_conversation())
         .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
         .limit(1)
     )

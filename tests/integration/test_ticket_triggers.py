@@ -288,3 +288,41 @@ async def test_single_tier_categories_and_refused_manual_escalations(client, clo
     assert (await app[TICKET_TIMERS].run_once()).escalated == 1
     assert (await ticket(app, repair)).tier == 2
     await app[EVENTS].drain()
+
+
+async def test_a_ticket_whose_chat_has_ended_asks_for_another_way_to_reach_the_customer(client, clock, staff):
+    from tests.conftest import bearer
+
+    app = client.server.app
+    async with app[SESSIONS].begin() as db:
+        customer = Customer(display_name="Cy", created_at=clock.now(), updated_at=clock.now())
+        db.add(customer)
+        await db.flush()
+        chat = Conversation(
+            customer_id=customer.id,
+            channel="chat",
+            status="closed",
+            started_at=clock.now(),
+            last_activity_at=clock.now(),
+        )
+        db.add(chat)
+        await db.flush()
+    headers = bearer(staff["agent"]["token"])
+    created = await client.post(
+        "/api/tickets",
+        json={
+            "customer_id": customer.id,
+            "subject": "Left the chat",
+            "conversation_id": chat.id,
+            "assignee_id": staff["agent"]["id"],
+        },
+        headers=headers,
+    )
+    ticket_id = (await created.json())["id"]
+    replied = await client.post(
+        f"/api/tickets/{ticket_id}/replies", json={"text": "Hi again"}, headers=headers
+    )
+    assert replied.status == 409 and "link an email or SMS" in (await replied.json())["error"]["message"]
+    await app[TICKETS].act(ticket_id, ActionKind.RESOLVE, actor_id=staff["agent"]["id"], reason="called back")
+    assert (await history(app, ticket_id))[-1] == "survey_skipped"  # no way to ask for a rating either
+    await app[EVENTS].drain()
