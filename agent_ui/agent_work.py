@@ -6,6 +6,7 @@ The socket namespace checks who may act; these functions do the work through the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from aiohttp import web
@@ -21,7 +22,6 @@ from contact_center.customers.identity import normalise_email
 from contact_center.db.models import Conversation, Message, Ticket, TicketConversation
 from contact_center.errors import Conflict, InvalidInput, NotFound
 from contact_center.events import EventBus
-from contact_center.tickets.schemas import TicketCreate
 from contact_center.web.appkeys import CLOCK, EVENTS, ROUTING, SESSIONS, TICKETS
 
 MAX_TEXT = 20_000
@@ -134,7 +134,7 @@ async def wrap_up(app: web.Application, user_id: int, body: WrapUpIn, *, supervi
     ticket is opened once per conversation at wrap-up.
     """
     now = app[CLOCK].now()
-    ticket_id = None
+    ticket_id, opened = None, None
     async with app[SESSIONS].begin() as db:
         if await active_code(db, "disposition", body.disposition) is None:
             raise InvalidInput(f"disposition: {body.disposition!r} is not an active disposition code")
@@ -143,6 +143,8 @@ async def wrap_up(app: web.Application, user_id: int, body: WrapUpIn, *, supervi
         conversation = await conversation_of_task(db, body.task_id)
         if conversation is None:
             raise NotFound(f"no contact with task {body.task_id}")
+        # locked, so a form sent twice at once waits here and finds the first one's ticket
+        await db.execute(select(Conversation.id).where(Conversation.id == conversation.id).with_for_update())
         if conversation.agent_id != user_id and not supervisor:
             raise Conflict("this contact is handled by another agent")
         conversation.disposition, conversation.contact_reason = body.disposition, body.reason
@@ -151,23 +153,38 @@ async def wrap_up(app: web.Application, user_id: int, body: WrapUpIn, *, supervi
             ticket_id = await _wrap_up_ticket(db, conversation.id, body.ticket.category)
             if body.ticket.category == "complaint":
                 conversation.complaint = True
+            if ticket_id is None:
+                ticket = _ticket_of_form(body.ticket, conversation, user_id, now)
+                db.add(ticket)
+                opened = await app[TICKETS].opened(db, ticket, actor_id=user_id)
+                ticket_id = ticket.id
     await app[ROUTING].finish(user_id, body.task_id, supervisor=supervisor)
-    if body.ticket is not None and ticket_id is None:
-        form, complaint = body.ticket, body.ticket.category == "complaint"
-        ticket_id = await app[TICKETS].create(
-            TicketCreate(
-                customer_id=conversation.customer_id,
-                subject=form.subject,
-                description=form.description,
-                category=form.category,
-                priority="high" if complaint and form.priority == "normal" else form.priority,
-                conversation_id=conversation.id,
-                assignee_id=user_id,
-            ),
-            actor_id=user_id,
-            source="wrap-up",
-        )
+    if opened is not None:
+        await app[TICKETS].after_commit_of(opened)
     return WrapUpResult(conversation.id, ticket_id)
+
+
+def _ticket_of_form(form: TicketIn, conversation: Conversation, user_id: int, now: datetime) -> Ticket:
+    """The ticket the wrap-up form asks for, held by the agent who wrapped up (complaints raised to high)."""
+    complaint = form.category == "complaint"
+    return Ticket(
+        customer_id=conversation.customer_id,
+        subject=form.subject,
+        description=form.description,
+        category=form.category,
+        status="new",
+        priority="high" if complaint and form.priority == "normal" else form.priority,
+        severity="minor",
+        conversation_id=conversation.id,
+        source="wrap-up",
+        assignee_id=user_id,
+        tier=1,
+        tags=[],
+        custom_fields={},
+        escalation_causes=[],
+        created_at=now,
+        updated_at=now,
+    )
 
 
 async def announce_sent(bus: EventBus, conversation_id: int, message_id: int, author_id: int) -> None:
