@@ -5,19 +5,24 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contact_center.auth.roles import Role
+from contact_center.clock import ManualClock
 from contact_center.customers import orders, records
 from contact_center.customers.context import CustomerContext
 from contact_center.customers.schemas import CustomerIn, IdentityIn, OrderIn, OrderItemIn
-from contact_center.db.models import Conversation, Queue, Ticket, User
+from contact_center.db.models import Conversation, Queue, Ticket, TicketCategory, User
 from contact_center.demo.console_data import seed_console
 from contact_center.demo.sla_data import seed_sla
+from contact_center.events import InProcessBus
+from contact_center.settings import load_settings
+from contact_center.tickets.categories import ensure_categories
+from contact_center.tickets.service import TicketService
 from contact_center.users import service as users
 from contact_center.users.schemas import TeamIn, UserIn
 
@@ -168,8 +173,34 @@ async def seed_demo(
                     language=language,
                 )
             )
+        await ensure_categories(db)
+        await _complaint_tiers(db)
         await _seed_customers(db, ctx, customers)
     return True
+
+
+async def _complaint_tiers(db: AsyncSession) -> None:
+    """The demo's complaints climb to its complaints queue (specialists), then to the supervisors."""
+    complaint = (
+        await db.execute(select(TicketCategory).where(TicketCategory.code == "complaint"))
+    ).scalar_one()
+    complaint.tiers = [
+        {"tier": 1, "name": "L1 agent", "queue": "general", "notify": ["assignee"]},
+        {
+            "tier": 2,
+            "name": "L2 complaints specialist",
+            "queue": "complaints",
+            "notify": ["assignee", "team_lead"],
+        },
+        {"tier": 3, "name": "L3 supervisor", "queue": "complaints", "notify": ["team_lead", "supervisors"]},
+    ]
+
+
+def _ticket_service(at: datetime) -> TicketService:
+    """A ticket service for opening the demo's tickets in the seeding transaction (no routing, no events:
+    the app is not running yet; its timers take the tickets on from there)."""
+    clock = ManualClock(at)
+    return TicketService(None, InProcessBus(clock), clock, load_settings())  # type: ignore[arg-type]
 
 
 def demo_logins() -> list[DemoLogin]:
@@ -237,18 +268,26 @@ async def _seed_customers(db: AsyncSession, ctx: CustomerContext, count: int) ->
                     last_activity_at=started,
                 )
             )
-        if n % 7 == 0:
-            db.add(
-                Ticket(
-                    customer_id=customer.id,
-                    subject="Espresso machine leaks water",
-                    category="complaint",
-                    status="open",
-                    priority="high",
-                    created_at=now - timedelta(days=2),
-                    updated_at=now - timedelta(days=1),
-                )
+        if n % 7 == 0:  # opened two days ago like any ticket: history, SLA clocks (the timers find them late)
+            opened_at = now - timedelta(days=2)
+            ticket = Ticket(
+                customer_id=customer.id,
+                subject="Espresso machine leaks water",
+                description="Water pools under the machine after every coffee.",
+                category="complaint",
+                status="new",
+                priority="high",
+                severity="major",
+                source="demo",
+                tier=1,
+                tags=["espresso"],
+                custom_fields={},
+                escalation_causes=[],
+                created_at=opened_at,
+                updated_at=opened_at,
             )
+            db.add(ticket)
+            await _ticket_service(opened_at).opened(db, ticket, actor_id=None, route=False)
         if n % 5 == 0:
             await records.add_note(db, ctx, customer.id, "Prefers to be contacted by email in the afternoon.")
     from contact_center.customers import value

@@ -26,10 +26,11 @@ DEFAULT_TIERS: list[dict[str, Any]] = [
 async def ensure_builtin(sessions: async_sessionmaker[AsyncSession]) -> None:
     """Add the built-in categories that are missing (an admin's changes to existing ones stay)."""
     async with sessions.begin() as db:
-        await _ensure(db)
+        await ensure_categories(db)
 
 
-async def _ensure(db: AsyncSession) -> None:
+async def ensure_categories(db: AsyncSession) -> None:
+    """Inside the caller's transaction: add the built-in categories that are missing."""
     present = set((await db.execute(select(TicketCategory.code))).scalars())
     for code, label, priority in BUILTIN:
         if code not in present:
