@@ -130,8 +130,8 @@ async def transcript(db: AsyncSession, conversation_id: int) -> list[dict[str, A
 
 
 async def offer_view(app: web.Application, event: dict[str, Any]) -> dict[str, Any] | None:
-    """The `offer` of a `routing.task.offered` event: the task, its conversation and the screen-pop."""
-    data = event["data"]
+    """The `offer` of a `routing.task.offered` event: the task, its conversation (or ticket) and the
+    screen-pop."""
     if is_ticket_task(event["task_id"]):
         return await _ticket_offer(app, event)
     async with reading(app) as db:
@@ -139,28 +139,20 @@ async def offer_view(app: web.Application, event: dict[str, Any]) -> dict[str, A
         if conversation is None:
             return None
         pop = await customer_360(db, app[CUSTOMERS], conversation.customer_id)
-    offered_at = datetime.fromisoformat(event["at"]).timestamp()
-    expires_at = float(data.get("expires_at") or offered_at)
     return {
-        "reservation_id": data["reservation_id"],
-        "task_id": event["task_id"],
+        **await _offer_envelope(app, event),
         "conversation_id": conversation.id,
         "channel": conversation.channel,
-        "queue": event.get("queue"),
         "priority": conversation.priority,
-        "offered_at": iso(offered_at),
-        "expires_at": iso(expires_at),
-        "timeout_seconds": round(max(0.0, expires_at - offered_at), 1),
         "conversation": conversation_view(conversation, pop["customer"]["display_name"]),
         "customer": pop,
-        "transfer_note": await _transfer_note(app, event["task_id"]),
     }
 
 
 async def ticket_of_task(app: web.Application, task_id: str) -> dict[str, Any] | None:
     """The ticket an agent just accepted (`ticket:assigned`), with where to open it."""
     async with reading(app) as db:
-        ticket = (await db.execute(select(Ticket).where(Ticket.task_id == task_id))).scalar_one_or_none()
+        ticket = await _ticket_of_task(db, task_id)
     if ticket is None:
         return None
     return {
@@ -176,25 +168,16 @@ async def ticket_of_task(app: web.Application, task_id: str) -> dict[str, Any] |
 async def _ticket_offer(app: web.Application, event: dict[str, Any]) -> dict[str, Any] | None:
     """The offer of a ticket's routing task: the ticket in place of a conversation, and the screen-pop."""
     async with reading(app) as db:
-        ticket = (
-            await db.execute(select(Ticket).where(Ticket.task_id == event["task_id"]))
-        ).scalar_one_or_none()
+        ticket = await _ticket_of_task(db, event["task_id"])
         if ticket is None:
             return None
         pop = await customer_360(db, app[CUSTOMERS], ticket.customer_id)
-    offered_at = datetime.fromisoformat(event["at"]).timestamp()
-    expires_at = float(event["data"].get("expires_at") or offered_at)
     return {
-        "reservation_id": event["data"]["reservation_id"],
-        "task_id": event["task_id"],
+        **await _offer_envelope(app, event),
         "conversation_id": None,
         "ticket_id": ticket.id,
         "channel": "ticket",
-        "queue": event.get("queue"),
         "priority": ticket.priority,
-        "offered_at": iso(offered_at),
-        "expires_at": iso(expires_at),
-        "timeout_seconds": round(max(0.0, expires_at - offered_at), 1),
         "conversation": {
             "id": None,
             "channel": "ticket",
@@ -209,8 +192,27 @@ async def _ticket_offer(app: web.Application, event: dict[str, Any]) -> dict[str
             "url": f"/tickets/{ticket.id}",
         },
         "customer": pop,
+    }
+
+
+async def _offer_envelope(app: web.Application, event: dict[str, Any]) -> dict[str, Any]:
+    """What every offer carries whatever is offered: the reservation, the task, its timing and queue."""
+    data = event["data"]
+    offered_at = datetime.fromisoformat(event["at"]).timestamp()
+    expires_at = float(data.get("expires_at") or offered_at)
+    return {
+        "reservation_id": data["reservation_id"],
+        "task_id": event["task_id"],
+        "queue": event.get("queue"),
+        "offered_at": iso(offered_at),
+        "expires_at": iso(expires_at),
+        "timeout_seconds": round(max(0.0, expires_at - offered_at), 1),
         "transfer_note": await _transfer_note(app, event["task_id"]),
     }
+
+
+async def _ticket_of_task(db: AsyncSession, task_id: str) -> Ticket | None:
+    return (await db.execute(select(Ticket).where(Ticket.task_id == task_id))).scalar_one_or_none()
 
 
 async def state_view(app: web.Application, user: User) -> dict[str, Any]:

@@ -15,8 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_ui.agent_views import conversation_of_task
-from channels import chat, sms
-from channels import email as email_channel
+from channels.replies import send_to_customer
 from contact_center.console.codes import active_code
 from contact_center.customers.identity import normalise_email
 from contact_center.db.models import Conversation, Message, Ticket, TicketConversation
@@ -90,17 +89,9 @@ async def reply(app: web.Application, user_id: int, body: ReplyIn) -> Message:
     if conversation is None:
         raise NotFound(f"no conversation {body.conversation_id}")
     text = body.text
-    if conversation.channel == "chat":
-        return await chat.agent_writes(app, conversation.id, user_id, text)
-    if conversation.channel == "sms":
-        return await sms.send_sms(app, conversation.id, user_id, text)
-    if conversation.channel == "email":
-        if body.quote:
-            text = text + "\n\n" + await _quoted_last_message(app, conversation.id)
-        return await email_channel.send_reply(
-            app, conversation.id, user_id, text, body.subject or None, cc=body.cc
-        )
-    raise InvalidInput("a call takes no written replies; add an internal note instead")
+    if conversation.channel == "email" and body.quote:
+        text = text + "\n\n" + await _quoted_last_message(app, conversation.id)
+    return await send_to_customer(app, conversation, user_id, text, body.subject or None, cc=body.cc)
 
 
 async def add_note(app: web.Application, user_id: int, body: NoteIn) -> Message:

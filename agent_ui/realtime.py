@@ -14,7 +14,7 @@ import socketio
 from aiohttp import web
 
 from contact_center.auth.roles import Access
-from contact_center.events import Event
+from contact_center.events import Event, published_here
 from contact_center.settings import Settings
 from contact_center.web.appkeys import EVENTS
 from contact_center.web.endpoints import declare_access, identifies_itself
@@ -61,4 +61,4 @@ def attach(app: web.Application, server: socketio.AsyncServer) -> None:
 
 def mine(app: web.Application, event: Event) -> bool:
     """True for an event this process published: the one process that reacts to it with emits."""
-    return event.origin == app[EVENTS].origin
+    return published_here(app[EVENTS], event)

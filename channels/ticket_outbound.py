@@ -7,8 +7,9 @@ from aiohttp import web
 
 from channels import chat, sms
 from channels import email as email_channel
+from channels.replies import send_to_customer
 from contact_center.db.models import Conversation
-from contact_center.errors import Conflict, NotFound
+from contact_center.errors import NotFound
 from contact_center.tickets.ports import SurveyInvite
 from contact_center.web.appkeys import EVENTS, SESSIONS
 
@@ -28,14 +29,11 @@ class ChannelOutbound:
 
     async def reply(self, conversation_id: int, author_id: int, text: str, subject: str | None) -> int:
         """A public reply through the conversation's channel; the stored message's id."""
-        channel = await self._channel(conversation_id)
-        if channel == "chat":
-            return (await chat.agent_writes(self.app, conversation_id, author_id, text)).id
-        if channel == "sms":
-            return (await sms.send_sms(self.app, conversation_id, author_id, text)).id
-        if channel == "email":
-            return (await email_channel.send_reply(self.app, conversation_id, author_id, text, subject)).id
-        raise Conflict("a call takes no written replies")
+        async with self.app[SESSIONS]() as db:
+            conversation = await db.get(Conversation, conversation_id)
+        if conversation is None:
+            raise NotFound(f"conversation {conversation_id} does not exist")
+        return (await send_to_customer(self.app, conversation, author_id, text, subject)).id
 
     async def survey(self, invite: SurveyInvite) -> None:
         """Inline in a live chat (a message with the rating link, and a `chat.survey` event the widget
@@ -59,10 +57,3 @@ class ChannelOutbound:
             await email_channel.send_reply(
                 app, invite.conversation_id, None, body, f"How did we do? [T-{ticket}]"
             )
-
-    async def _channel(self, conversation_id: int) -> str:
-        async with self.app[SESSIONS]() as db:
-            conversation = await db.get(Conversation, conversation_id)
-        if conversation is None:
-            raise NotFound(f"conversation {conversation_id} does not exist")
-        return conversation.channel

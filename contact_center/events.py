@@ -37,6 +37,12 @@ class Event:
 Handler = Callable[[Event], Awaitable[None]]
 
 
+def published_here(bus: EventBus, event: Event) -> bool:
+    """True for an event this process published. With Redis every process hears every event; side effects
+    (emits, database changes) belong to the one process that published it."""
+    return event.origin == bus.origin
+
+
 class EventBus(Protocol):
     """What publishers and subscribers rely on, whichever transport carries the events."""
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 
 from contact_center.db.models import Conversation, Message, Ticket, TicketConversation
-from contact_center.events import Event, EventBus
+from contact_center.events import Event, EventBus, published_here
 from contact_center.tickets.routing_link import is_ticket_task
 from contact_center.tickets.schemas import TicketCreate
 from contact_center.tickets.service import TicketService
@@ -24,13 +24,13 @@ def subscribe(bus: EventBus, service: TicketService) -> Callable[[], None]:
     """Register the ticket service's handlers; the returned function removes them."""
 
     async def on_complaint(event: Event) -> None:
-        if _mine(bus, event):
+        if published_here(bus, event):
             await open_complaint(service, event.payload)
 
     async def on_customer_message(event: Event) -> None:
         # chat messages are heard as chat.message (an open chat's messages do not pass through intake)
         if (
-            _mine(bus, event)
+            published_here(bus, event)
             and event.payload.get("conversation_id")
             and event.payload.get("channel") != "chat"
         ):
@@ -41,12 +41,16 @@ def subscribe(bus: EventBus, service: TicketService) -> Callable[[], None]:
 
     async def on_agent_message(event: Event) -> None:
         # a message without an author is the service's own (a survey, an acknowledgement): no reply
-        if _mine(bus, event) and event.payload.get("conversation_id") and event.payload.get("author_id"):
+        if (
+            published_here(bus, event)
+            and event.payload.get("conversation_id")
+            and event.payload.get("author_id")
+        ):
             await service.agent_replied(event.payload["conversation_id"], event.payload["author_id"])
 
     async def on_chat_message(event: Event) -> None:
         message = event.payload.get("message") or {}
-        if not _mine(bus, event) or not event.payload.get("conversation_id"):
+        if not published_here(bus, event) or not event.payload.get("conversation_id"):
             return
         if message.get("author") == "customer":
             await service.customer_wrote(event.payload["conversation_id"], message.get("id"))
@@ -55,7 +59,7 @@ def subscribe(bus: EventBus, service: TicketService) -> Callable[[], None]:
 
     async def on_accepted(event: Event) -> None:
         task_id, agent_id = event.payload.get("task_id"), event.payload.get("agent_id")
-        if not (_mine(bus, event) and task_id and agent_id):
+        if not (published_here(bus, event) and task_id and agent_id):
             return
         if is_ticket_task(task_id):
             await service.task_accepted(task_id, int(agent_id))
@@ -75,11 +79,6 @@ def subscribe(bus: EventBus, service: TicketService) -> Callable[[], None]:
             remove()
 
     return stop
-
-
-def _mine(bus: EventBus, event: Event) -> bool:
-    """With Redis every process hears every event: only the process that published it acts on it."""
-    return not event.origin or event.origin == bus.origin
 
 
 async def open_complaint(service: TicketService, payload: dict[str, object]) -> int | None:

@@ -38,6 +38,7 @@ from contact_center.tickets.notify import Notice, recipients, record
 from contact_center.tickets.ports import NoOutbound, Outbound
 from contact_center.tickets.routing_link import TicketRouter
 from contact_center.tickets.schemas import TicketCreate, TicketUpdate
+from contact_center.tickets.views import history_json
 from contact_center.tickets.workflow import (
     Action,
     ActionKind,
@@ -115,7 +116,6 @@ class TicketService:
                 assignee_id=form.assignee_id,
                 team_id=form.team_id,
                 tier=1,
-                customer_tier=customer.value_tier,
                 tags=form.tags,
                 custom_fields=form.custom_fields,
                 escalation_causes=[],
@@ -123,12 +123,18 @@ class TicketService:
                 updated_at=now,
             )
             db.add(ticket)
-            effects = await self.opened(db, ticket, actor_id=actor_id, route=route)
+            effects = await self.opened(db, ticket, actor_id=actor_id, route=route, category=category)
         await self._after(effects)
         return ticket.id
 
     async def opened(
-        self, db: AsyncSession, ticket: Ticket, *, actor_id: int | None, route: bool = True
+        self,
+        db: AsyncSession,
+        ticket: Ticket,
+        *,
+        actor_id: int | None,
+        route: bool = True,
+        category: TicketCategory | None = None,
     ) -> Effects:
         """Inside the caller's transaction, for a ticket row just added (by `create`, or by a channel that
         opens one with rows of its own, such as a voicemail): its history starts, its conversation is
@@ -138,7 +144,7 @@ class TicketService:
         await db.flush()
         customer = await db.get(Customer, ticket.customer_id)
         assert customer is not None
-        category = await self._category(db, ticket.category)
+        category = category or await self._category(db, ticket.category)
         ticket.customer_tier = customer.value_tier
         effects = Effects(ticket.id)
         db.add(self._event(ticket, "created", actor_id, now, to_state="new", data={"source": ticket.source}))
@@ -196,7 +202,7 @@ class TicketService:
             effects = Effects(ticket.id)
             event = await self._transition(db, ticket, Action(kind, now, actor_id, reason), effects)
         await self._after(effects)
-        return _event_json(event)
+        return history_json(event)
 
     async def escalate(
         self,
@@ -334,7 +340,7 @@ class TicketService:
             ticket.updated_at = now
             await db.flush()
         await self.bus.publish("ticket.changed", {"ticket_id": ticket_id, "action": "note"})
-        return _event_json(event)
+        return history_json(event)
 
     async def reply(
         self, ticket_id: int, actor_id: int, text: str, subject: str | None = None
@@ -366,7 +372,7 @@ class TicketService:
             await self._responded(db, ticket, now, actor_id, effects)
             await db.flush()
         await self._after(effects)
-        return _event_json(event)
+        return history_json(event)
 
     async def agent_replied(self, conversation_id: int, author_id: int | None) -> None:
         """An agent answered in a conversation linked to live tickets: their response clocks are met."""
@@ -748,20 +754,6 @@ def _tier(category: TicketCategory, tier: int) -> dict[str, Any]:
     tiers = sorted(category.tiers or [], key=lambda t: t.get("tier", 0))
     chosen = [t for t in tiers if t.get("tier", 0) <= tier]
     return chosen[-1] if chosen else {"tier": tier, "name": f"L{tier}"}
-
-
-def _event_json(event: TicketEvent) -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "action": event.action,
-        "from": event.from_state,
-        "to": event.to_state,
-        "actor_id": event.actor_id,
-        "reason": event.reason,
-        "body": event.body,
-        "at": event.at.isoformat(),
-        "data": event.data,
-    }
 
 
 def new_task_id(ticket_id: int) -> str:

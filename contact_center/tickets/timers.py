@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contact_center.db.models import Notification, SlaPolicy, Ticket, TicketCategory, TicketSla
+from contact_center.db.models import Notification, SlaPolicy, Ticket, TicketSla
 from contact_center.tickets.notify import Notice, recipients, record
 from contact_center.tickets.service import SYSTEM, Effects, TicketService, _tier
 from contact_center.tickets.workflow import Action, ActionKind, IllegalTransition, TicketState
@@ -150,10 +150,8 @@ class TicketTimers:
                     ticket, "sla_breached", SYSTEM, now, data={"metric": clock.metric, "cycle": clock.cycle}
                 )
             )
-            category = (
-                await db.execute(select(TicketCategory).where(TicketCategory.code == ticket.category))
-            ).scalar_one_or_none()
-            roles = (_tier(category, ticket.tier).get("notify") if category else None) or ["team_lead"]
+            category = await self.service._category(db, ticket.category, existing=True)
+            roles = _tier(category, ticket.tier).get("notify") or ["team_lead"]
             notice = Notice(
                 kind="sla_breach",
                 ticket_id=ticket.id,

@@ -109,11 +109,11 @@ def _filtered(statement: Select[Any], filters: dict[str, Any], user: User) -> Se
     elif assignee is not None:
         statement = statement.where(Ticket.assignee_id == int(assignee))
     if filters.get("q"):
-        statement = statement.where(Ticket.subject.ilike(f"%{_like(str(filters['q']))}%", escape="\\"))
+        statement = statement.where(Ticket.subject.icontains(str(filters["q"]), autoescape=True))
     if filters.get("tag"):
         # tags are a short sorted list: a text match on the JSON is enough and works on both databases
-        tag = _like(str(filters["tag"]).lower())
-        statement = statement.where(cast(Ticket.tags, String).like(f'%"{tag}"%', escape="\\"))
+        tag = f'"{str(filters["tag"]).lower()}"'
+        statement = statement.where(cast(Ticket.tags, String).contains(tag, autoescape=True))
     if filters.get("breached") is not None:
         breached = select(TicketSla.ticket_id).where(
             TicketSla.breached_at.is_not(None), TicketSla.met_at.is_(None)
@@ -121,10 +121,6 @@ def _filtered(statement: Select[Any], filters: dict[str, Any], user: User) -> Se
         column = Ticket.id.in_(breached)
         statement = statement.where(column if filters["breached"] else ~column)
     return statement
-
-
-def _like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 async def _view_filters(db: AsyncSession, user: User, view_id: int | None) -> dict[str, Any]:

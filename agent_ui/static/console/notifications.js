@@ -61,8 +61,31 @@ function toggle(force) {
   $("notif-button").setAttribute("aria-expanded", String(opening));
 }
 
+const BELL_PATH = "M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22Zm7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1l-2-2Z";
+
+/** The bell and its panel, built into the page's `#notif` placeholder (one markup for every page). */
+function build() {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  for (const [name, value] of Object.entries({ class: "notif-bell", viewBox: "0 0 24 24", width: "16", height: "16", "aria-hidden": "true", focusable: "false" })) svg.setAttribute(name, value);
+  const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+  path.setAttribute("fill", "currentColor");
+  path.setAttribute("d", BELL_PATH);
+  svg.append(path);
+  const button = el("button", { class: "ghost-button", attrs: { type: "button", id: "notif-button", "aria-haspopup": "true", "aria-expanded": "false", "aria-controls": "notif-panel", "aria-label": "Notifications" } },
+    [svg, el("span", { class: "notif-count hidden", attrs: { id: "notif-count" } })]);
+  const panel = el("div", { class: "notif-panel hidden", attrs: { id: "notif-panel", role: "region", "aria-label": "Notifications" } }, [
+    el("div", { class: "notif-head" }, [
+      el("strong", { text: "Notifications" }),
+      el("button", { class: "link-button", text: "Mark all read", attrs: { type: "button", id: "notif-read-all" } }),
+    ]),
+    el("ul", { class: "notif-list", attrs: { id: "notif-list" } }),
+  ]);
+  $("notif").replaceChildren(button, panel);
+}
+
 /** Wire the bell; `socket` (the /agent socket, if the page has one) brings notifications as they happen. */
 export function setupNotifications(socket = null) {
+  build();
   $("notif-button").addEventListener("click", () => toggle());
   $("notif-read-all").addEventListener("click", async () => {
     for (const item of [...items.values()]) await markRead(item);
