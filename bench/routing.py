@@ -9,7 +9,13 @@ script with the same client: the physical limit of one round trip per decision. 
 libraries of other versions of the store are deleted from that Redis (RedisStore.drop_other_versions), as an
 operator does once an upgrade is complete.
 
+With --bare, the same floor also runs a bare decision (bench/bare_decision.lua): one Redis function doing
+only the reads and writes of the store's decision for a freed agent, with no routing rule, called with the
+same client and its reply parsed the same way. It is the floor of any store on this machine, measured
+beside the EVALSHA loop.
+
     python bench/routing.py --json                       # both stores
+    python bench/routing.py --store redis --bare --json  # the Redis store and the bare decision
     python bench/routing.py --store memory --decisions 50000
 """
 
@@ -28,9 +34,10 @@ import random
 import statistics
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from routing.model import AgentProfile, Presence, QueueConfig, Target, Task
+from routing.model import AgentProfile, Presence, QueueConfig, RoutingEvent, Target, Task
 from routing.stores.memory import MemoryStore
 
 
@@ -108,18 +115,25 @@ class Floor:
                 return agent.id
 
 
-async def measure(
-    store: Any, agents: int, skills: int, waiting: int, decisions: int, seed: int
-) -> dict[str, Any]:
-    floor = Floor(store, agents, skills, seed)
-    await floor.build(waiting)
+Decide = Callable[[str], Awaitable[list[RoutingEvent]]]
+
+
+async def measure(store: Any, floor: Floor, decisions: int, decide: Decide | None = None) -> dict[str, Any]:
+    """Time decisions for freed agents on a busy floor: `decide`, by default the store's offer."""
+    decide = decide or (lambda agent_id: store.offer(floor.now, agent_id=agent_id))
     latencies = []
+    missed = 0
     log(f"  measuring {decisions:,} decisions")
     for n in range(decisions):
         agent_id = await floor.finish_someone()
         began = time.perf_counter()
-        events = await store.offer(floor.now, agent_id=agent_id)
-        latencies.append(time.perf_counter() - began)
+        events = await decide(agent_id)
+        elapsed = time.perf_counter() - began
+        if events:
+            latencies.append(elapsed)
+        else:  # only the bare decision gives up (its first task was not free): the store decides, untimed
+            missed += 1
+            events = await store.offer(floor.now, agent_id=agent_id)
         if events:
             await store.accept(events[0].data["reservation_id"], floor.now)
         await floor.submit()
@@ -127,8 +141,9 @@ async def measure(
             log(f"    {n:,}")
     total = sum(latencies)
     return {
-        "decisions": decisions,
-        "decisions_per_second": round(decisions / total),
+        "decisions": len(latencies),
+        **({"not_decided": missed} if missed else {}),
+        "decisions_per_second": round(len(latencies) / total),
         "p50_ms": round(percentile(latencies, 0.50) * 1000, 4),
         "p99_ms": round(percentile(latencies, 0.99) * 1000, 4),
         "mean_ms": round(statistics.fmean(latencies) * 1000, 4),
@@ -152,6 +167,22 @@ async def evalsha_baseline(client: Any, calls: int) -> dict[str, Any]:
     }
 
 
+async def bare_decision(client: Any, floor: Floor) -> Decide:
+    """The bare decision as a `decide`: its function loaded, called like the store calls its own."""
+    from routing.stores.redis import _events
+
+    await client.function_load((Path(__file__).parent / "bare_decision.lua").read_text(), replace=True)
+    prefix = floor.store.prefix
+
+    async def decide(agent_id: str) -> list[RoutingEvent]:
+        reply = await client.fcall(
+            "bench_bare_offer", 1, prefix + "seq", prefix, repr(floor.now), agent_id, uuid.uuid4().hex, 3600
+        )
+        return _events(reply.decode(), floor.now)
+
+    return decide
+
+
 async def run_redis(args: argparse.Namespace) -> dict[str, Any]:
     import redis.asyncio as aioredis
 
@@ -163,15 +194,26 @@ async def run_redis(args: argparse.Namespace) -> dict[str, Any]:
         store = RedisStore(client, prefix=prefix)
         # Libraries of earlier versions (left by earlier runs of the code) would slow every call: see docs.
         log(f"  dropped {len(await store.drop_other_versions())} function libraries of other versions")
-        result = await measure(store, args.agents, args.skills, args.tasks, args.decisions, args.seed)
+        floor = Floor(store, args.agents, args.skills, args.seed)
+        await floor.build(args.tasks)
+        result = await measure(store, floor, args.decisions)
+        if args.bare:
+            log("  the bare decision (bench/bare_decision.lua)")
+            decide = await bare_decision(client, floor)
+            result["bare_decision"] = await measure(store, floor, args.decisions, decide)
         log("  measuring the bare EVALSHA loop")
         baseline = await evalsha_baseline(client, args.decisions)
         result["evalsha_baseline"] = baseline
-        result["ratio_to_evalsha"] = round(result["decisions_per_second"] / baseline["calls_per_second"], 3)
+        calls_per_second = baseline["calls_per_second"]
+        for entry in (result, result.get("bare_decision")):
+            if entry:
+                entry["ratio_to_evalsha"] = round(entry["decisions_per_second"] / calls_per_second, 3)
         return result
     finally:
         async for key in client.scan_iter(match=f"{prefix}*", count=1000):
             await client.delete(key)
+        if args.bare:
+            await client.function_delete("bench_bare_decision")
         await client.aclose()
 
 
@@ -184,14 +226,16 @@ async def main() -> None:
     parser.add_argument("--decisions", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
+    parser.add_argument("--bare", action="store_true", help="also time the bare decision (the floor)")
     parser.add_argument("--json", action="store_true", help="print only the JSON result")
     args = parser.parse_args()
     results: dict[str, Any] = {"agents": args.agents, "skills": args.skills, "waiting_tasks": args.tasks}
     if args.store in ("memory", "both"):
         log("memory store")
-        results["memory"] = await measure(
-            MemoryStore(), args.agents, args.skills, args.tasks, args.decisions, args.seed
-        )
+        store = MemoryStore()
+        floor = Floor(store, args.agents, args.skills, args.seed)
+        await floor.build(args.tasks)
+        results["memory"] = await measure(store, floor, args.decisions)
     if args.store in ("redis", "both"):
         log("redis store")
         results["redis"] = await run_redis(args)

@@ -91,6 +91,7 @@ Limits
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
@@ -102,6 +103,7 @@ from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import NoScriptError, ResponseError
 
 from routing import policies
@@ -209,6 +211,8 @@ class RedisStore:
         # Every call names one key of the store, so that a cluster client sends it where the prefix lives.
         self._key_named = prefix + "seq"
         self._shas = {operation: _sha1(text) for operation, text in SCRIPTS.items()}
+        self._connection: AbstractConnection | None = None
+        self._connection_lock = asyncio.Lock()
 
     async def load_scripts(self) -> None:
         """Load the code now (FUNCTION LOAD, or SCRIPT LOAD of each script) rather than at first use."""
@@ -379,16 +383,42 @@ class RedisStore:
             raise ERRORS[kind](message)
         return reply
 
+    async def _execute(self, *args: Any) -> Any:
+        """One command on the store's own connection, one call at a time: the reply, or ResponseError.
+
+        The client's command path (pool bookkeeping, observability hooks, retry wrappers, response callbacks)
+        costs more Python than a routing decision's own, so the store keeps one connection of the client's
+        pool for its operations: reopened when Redis closed it while idle (anything to read before a call
+        means that), with the client's retry policy, and closed with the pool when the client closes. A call
+        cancelled half-way drops the connection (redis-py disconnects), so no reply is ever read by the
+        wrong call. Clients without a pool of their own (cluster, single connection) take their own path.
+        """
+        pool = getattr(self.redis, "connection_pool", None)
+        if pool is None or self.redis.single_connection_client:
+            return await self.redis.execute_command(*args)
+        async with self._connection_lock:
+            if self._connection is None:
+                self._connection = await pool.get_connection()
+            connection = self._connection
+            if connection.is_connected and await connection.can_read():
+                await connection.disconnect()  # Redis closed it while idle: the send opens it again
+
+            async def round_trip() -> Any:
+                await connection.send_packed_command(connection.pack_command(*args))
+                return await connection.read_response()
+
+            return await connection.retry.call_with_retry(round_trip, lambda _error: connection.disconnect())
+
     async def _fcall(self, operation: str, argv: tuple[Any, ...]) -> Any:
         try:
-            return await self.redis.fcall(f"{LIBRARY}_{operation}", 1, *argv)
+            return await self._execute("FCALL", f"{LIBRARY}_{operation}", 1, *argv)
         except ResponseError as exc:
             if "function not found" not in str(exc).lower() and not _unknown_command(exc):
                 raise
         await self._load_library()  # first use, or Redis lost its functions (restart without persistence)
         if self.functions is False:
             return None
-        return await self.redis.fcall(f"{LIBRARY}_{operation}", 1, *argv)
+        return await self._execute("FCALL", f"{LIBRARY}_{operation}", 1, *argv)
 
     async def _load_library(self) -> None:
         try:
@@ -404,10 +434,10 @@ class RedisStore:
 
     async def _evalsha(self, operation: str, argv: tuple[Any, ...]) -> Any:
         try:
-            return await self.redis.evalsha(self._shas[operation], 1, *argv)
+            return await self._execute("EVALSHA", self._shas[operation], 1, *argv)
         except NoScriptError:
             self._shas[operation] = _text(await self.redis.script_load(SCRIPTS[operation]))
-            return await self.redis.evalsha(self._shas[operation], 1, *argv)
+            return await self._execute("EVALSHA", self._shas[operation], 1, *argv)
 
     async def _change(self, name: str, now: float, *args: Any) -> list[RoutingEvent]:
         return _events(await self._call(name, now, *args), now)

@@ -36,6 +36,8 @@ from routing.model import (
     ReservationState,
     RoutingEvent,
     Strategy,
+    Target,
+    Task,
     TaskState,
 )
 from routing.store import Conflict, RoutingError
@@ -318,6 +320,44 @@ async def test_libraries_of_other_versions_are_dropped_and_this_one_kept(new_sto
     await store.put_queue(QueueConfig("tech"))  # this version's library is still there
     assert [q.name for q in await store.queues()] == ["billing", "tech"]
 
+
+
+async def test_a_call_cancelled_half_way_leaves_no_reply_for_the_next_call(new_store):
+    store = new_store()
+    await store.put_queue(QueueConfig("billing"))
+    await store.put_agent(agent("ann"), 0.0)
+    admin = aioredis.from_url(REDIS_URL)
+    try:
+        await admin.execute_command("CLIENT", "PAUSE", 300, "WRITE")  # FCALL may write: held back
+        with pytest.raises(TimeoutError):  # the caller gives up while the reply is still to come
+            await asyncio.wait_for(store.set_presence("ann", Presence.AVAILABLE, None, 1.0), 0.05)
+    finally:
+        await admin.execute_command("CLIENT", "UNPAUSE")
+        await admin.aclose()
+    task = Task("t1", "voice", "billing", [Target("billing", {})], created_at=2.0)
+    events = await store.submit(task, 2.0)
+    assert {e.kind for e in events} <= {"task.queued", "task.offered"}  # its own reply, not agent.state
+    assert "t1" in [t.id for t in await store.tasks()]
+
+
+async def test_a_connection_closed_by_redis_is_opened_again_for_the_next_call(new_store):
+    name = f"routing-test-{uuid.uuid4().hex[:12]}"
+    store = new_store()
+    store.redis = aioredis.from_url(REDIS_URL, client_name=name)  # a client whose connections we can find
+    admin = aioredis.from_url(REDIS_URL)
+    try:
+        await store.put_queue(QueueConfig("billing"))
+        killed = 0
+        for entry in await admin.client_list():
+            if entry.get("name") == name:
+                killed += await admin.execute_command("CLIENT", "KILL", "ID", entry["id"])
+        assert killed
+        await asyncio.sleep(0.05)  # closed while idle, as by a restart or an idle timeout
+        await store.put_queue(QueueConfig("tech"))
+        assert [q.name for q in await store.queues()] == ["billing", "tech"]
+    finally:
+        await store.redis.aclose()
+        await admin.aclose()
 
 # the Redis store does what the in-memory store does, step for step ------------------------------------------
 

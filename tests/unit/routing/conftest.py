@@ -53,20 +53,21 @@ class Recorder:
 STORES = ["memory", "redis"]
 
 
-class _Client(aioredis.Redis):
-    """A client that cleans up before the event loop it first ran in is closed.
+class _Pool(aioredis.ConnectionPool):
+    """A connection pool that cleans up before the event loop it first ran in is closed.
 
     The property tests run each example on an event loop of their own and close it in `teardown`, with no
-    hook for the store: this is where its keys are deleted and its connections closed.
+    hook for the store: this is where its keys are deleted and its connections closed. Every command takes
+    a connection from the pool (the store keeps one for its operations), so the first one arms it.
     """
 
     cleanup: Callable[[], Awaitable[None]] | None = None
 
-    async def execute_command(self, *args, **options):
+    async def get_connection(self, *args, **kwargs):
         if self.cleanup is not None:
             _before_close(asyncio.get_running_loop(), self.cleanup)
             self.cleanup = None
-        return await super().execute_command(*args, **options)
+        return await super().get_connection(*args, **kwargs)
 
 
 def _before_close(loop: asyncio.AbstractEventLoop, cleanup: Callable[[], Awaitable[None]]) -> None:
@@ -105,8 +106,9 @@ def make_store(kind: str):
     if kind == "redis":
         require(redis_problem())
         prefix = f"cc:test:routing:{uuid.uuid4().hex}:"
-        store = RedisStore(_Client.from_url(REDIS_URL), prefix, new_id=counting_ids())
-        store.redis.cleanup = lambda: dispose(store)
+        pool = _Pool.from_url(REDIS_URL)
+        store = RedisStore(aioredis.Redis.from_pool(pool), prefix, new_id=counting_ids())
+        pool.cleanup = lambda: dispose(store)
         return store
     raise ValueError(kind)
 
