@@ -321,7 +321,6 @@ async def test_libraries_of_other_versions_are_dropped_and_this_one_kept(new_sto
     assert [q.name for q in await store.queues()] == ["billing", "tech"]
 
 
-
 async def test_a_call_cancelled_half_way_leaves_no_reply_for_the_next_call(new_store):
     store = new_store()
     await store.put_queue(QueueConfig("billing"))
@@ -358,6 +357,7 @@ async def test_a_connection_closed_by_redis_is_opened_again_for_the_next_call(ne
     finally:
         await store.redis.aclose()
         await admin.aclose()
+
 
 # the Redis store does what the in-memory store does, step for step ------------------------------------------
 
