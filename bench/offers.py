@@ -126,6 +126,8 @@ async def serve(args: argparse.Namespace) -> None:
     agents = await seed_agents(settings, args.agents, args.capacity)
     if args.sql_profile:
         sql_profile()
+    if args.profile:
+        profile_on_signals(Path(args.profile))
     runner = web.AppRunner(create_app(settings), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", args.port).start()
@@ -135,6 +137,22 @@ async def serve(args: argparse.Namespace) -> None:
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)
     await stop.wait()
     await runner.cleanup()
+
+
+def profile_on_signals(path: Path) -> None:
+    """cProfile the server between SIGUSR1 and SIGUSR2 (the measured steps); its stats go to `path`."""
+    import cProfile
+
+    profiler = cProfile.Profile()
+
+    def stop() -> None:
+        profiler.disable()
+        profiler.dump_stats(path)
+        log(f"server profile of the measured steps written to {path}")
+
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGUSR1, profiler.enable)
+    loop.add_signal_handler(signal.SIGUSR2, stop)
 
 
 def sql_profile() -> None:
@@ -341,6 +359,9 @@ async def measure(args: argparse.Namespace, pid: int, port: int, agents: list[di
         log(f"server idle with {len(sockets)} agents: {idle_share:.0%} of a core")
         warm = await run_step(session, base, contacts, 10, 2, args.timeout)
         log(f"warm-up: {warm['offers']} of {warm['sent']} offered, p50 {warm['offer_ms']['p50']} ms")
+        if args.profile:
+            await settle(pid)
+            os.kill(pid, signal.SIGUSR1)
         for rate in args.rates:
             await settle(pid)
             cpu, own_cpu, wall = cpu_seconds(pid), time.process_time(), time.perf_counter()
@@ -364,6 +385,8 @@ async def measure(args: argparse.Namespace, pid: int, port: int, agents: list[di
                 f"({step['server_cpu_ms_per_contact']} ms/contact), client {step['client_cpu_share']:.0%}"
             )
         await settle(pid)  # the backlog stored and offered, the last accepts made
+        if args.profile:
+            os.kill(pid, signal.SIGUSR2)
         never = len(contacts.answered - contacts.offered.keys())
         log(f"contacts answered 200 but never offered by the end of the run: {never}")
         for socket in sockets:
@@ -403,6 +426,7 @@ def main() -> None:
     parser.add_argument("--data-dir", default="", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--sql-profile", action="store_true", help="the server prints its slowest statements")
+    parser.add_argument("--profile", default="", help="write a cProfile of the server's measured steps here")
     args = parser.parse_args()
     if args.serve:
         asyncio.run(serve(args))
@@ -420,6 +444,7 @@ def main() -> None:
     command += ["--port", str(free_port()), "--agents", str(args.agents), "--capacity", str(args.capacity)]
     command += ["--database-url", args.database_url, "--redis-url", args.redis_url]
     command += ["--sql-profile"] if args.sql_profile else []
+    command += ["--profile", str(Path(args.profile).resolve())] if args.profile else []
     started = time.time()
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         command, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parent.parent

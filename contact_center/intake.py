@@ -137,6 +137,7 @@ class Intake:
                     "channel": contact.channel,
                     "conversation_id": stored.conversation_id,
                     "message_id": stored.message_id,
+                    "survey_answer": bool(contact.attributes.get("survey_answer")),
                 },
             )
         if complaint is not None:

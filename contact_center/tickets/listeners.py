@@ -28,16 +28,15 @@ def subscribe(bus: EventBus, service: TicketService) -> Callable[[], None]:
             await open_complaint(service, event.payload)
 
     async def on_customer_message(event: Event) -> None:
-        # chat messages are heard as chat.message (an open chat's messages do not pass through intake)
+        # chat messages are heard as chat.message (an open chat's messages do not pass through intake);
+        # a rating that answered a survey is no reply to the ticket
         if (
             published_here(bus, event)
             and event.payload.get("conversation_id")
             and event.payload.get("channel") != "chat"
+            and not event.payload.get("survey_answer")
         ):
-            if not await _survey_answer(service, event.payload.get("message_id")):
-                await service.customer_wrote(
-                    event.payload["conversation_id"], event.payload.get("message_id")
-                )
+            await service.customer_wrote(event.payload["conversation_id"], event.payload.get("message_id"))
 
     async def on_agent_message(event: Event) -> None:
         # a message without an author is the service's own (a survey, an acknowledgement): no reply
@@ -127,13 +126,3 @@ async def open_complaint(service: TicketService, payload: dict[str, object]) -> 
     log.info("complaint ticket %s opened for conversation %s (%s)", ticket_id, conversation_id, source)
     return ticket_id
 
-
-async def _survey_answer(service: TicketService, message_id: object) -> bool:
-    """True for a stored message that answered a survey (it is no reply to the ticket)."""
-    if not message_id:
-        return False
-    async with service.sessions() as db:
-        attributes = (
-            await db.execute(select(Message.attributes).where(Message.id == int(str(message_id))))
-        ).scalar_one_or_none()
-    return bool(attributes and attributes.get("survey_answer"))

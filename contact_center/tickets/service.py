@@ -399,9 +399,12 @@ class TicketService:
     async def customer_wrote(self, conversation_id: int, message_id: int | None) -> None:
         """The customer wrote in a conversation linked to tickets: a pending ticket resumes, a resolved one
         reopens within the window, the next-response clock starts, and repeated contacts escalate."""
+        linked = await self._linked_tickets(conversation_id, include_resolved=True)
+        if not linked:
+            return  # most messages: no ticket to move
         now = self.clock.now()
         written = await self._written_at(message_id)
-        for ticket_id in await self._linked_tickets(conversation_id, include_resolved=True):
+        for ticket_id in linked:
             async with self.sessions.begin() as db:
                 ticket = await self._locked(db, ticket_id)
                 if written is not None and written <= ticket.created_at:
