@@ -125,4 +125,3 @@ async def open_complaint(service: TicketService, payload: dict[str, object]) -> 
     ticket_id = await service.create(form, actor_id=None, source=source, route=not live)
     log.info("complaint ticket %s opened for conversation %s (%s)", ticket_id, conversation_id, source)
     return ticket_id
-

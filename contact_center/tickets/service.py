@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +20,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contact_center.clock import Clock
+from contact_center.db.engine import READ_ONLY
 from contact_center.db.models import (
     Conversation,
     Customer,
@@ -443,10 +446,17 @@ class TicketService:
                         pass  # already escalated for it, or at the top
             await self._after(effects)
 
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncSession]:
+        """A session that only reads: on SQLite it reads beside a writer instead of queueing for its lock."""
+        async with self.sessions() as db:
+            await db.connection(execution_options=READ_ONLY)
+            yield db
+
     async def _written_at(self, message_id: int | None) -> datetime | None:
         if message_id is None:
             return None
-        async with self.sessions() as db:
+        async with self._reading() as db:
             return (
                 await db.execute(select(Message.created_at).where(Message.id == message_id))
             ).scalar_one_or_none()
@@ -565,21 +575,23 @@ class TicketService:
 
     async def conversation_accepted(self, conversation_task_id: str, agent_id: int) -> None:
         """An agent took a conversation: its linked tickets that nobody holds become theirs."""
+        query = (
+            select(Ticket)
+            .join(TicketConversation, TicketConversation.ticket_id == Ticket.id)
+            .join(Conversation, Conversation.id == TicketConversation.conversation_id)
+            .where(
+                Conversation.task_id == conversation_task_id,
+                Ticket.assignee_id.is_(None),
+                Ticket.task_id.is_(None),
+                Ticket.status.in_((TicketState.NEW.value, TicketState.REOPENED.value)),
+            )
+        )
+        async with self._reading() as db:  # most conversations have none: no write transaction for them
+            if (await db.execute(query.with_only_columns(Ticket.id).limit(1))).first() is None:
+                return
         now = self.clock.now()
         async with self.sessions.begin() as db:
-            query = (
-                select(Ticket)
-                .join(TicketConversation, TicketConversation.ticket_id == Ticket.id)
-                .join(Conversation, Conversation.id == TicketConversation.conversation_id)
-                .where(
-                    Conversation.task_id == conversation_task_id,
-                    Ticket.assignee_id.is_(None),
-                    Ticket.task_id.is_(None),
-                    Ticket.status.in_((TicketState.NEW.value, TicketState.REOPENED.value)),
-                )
-                .with_for_update()
-            )
-            tickets = list((await db.execute(query)).scalars())
+            tickets = list((await db.execute(query.with_for_update())).scalars())
             for ticket in tickets:
                 ticket.assignee_id, ticket.updated_at = agent_id, now
                 data = {"conversation_task_id": conversation_task_id, "tier": ticket.tier}
@@ -682,7 +694,7 @@ class TicketService:
         states = [s.value for s in TicketState if s is not TicketState.CLOSED]
         if not include_resolved:
             states.remove(TicketState.RESOLVED.value)
-        async with self.sessions() as db:
+        async with self._reading() as db:
             query = (
                 select(Ticket.id)
                 .join(TicketConversation, TicketConversation.ticket_id == Ticket.id)
