@@ -148,6 +148,7 @@ ERRORS: dict[str, type[RoutingError]] = {
     "Conflict": Conflict,
 }
 TICK_BUDGET = 1000
+CALL_TIMEOUT = 10.0  # seconds without a reply before a call gives up (one normally takes well under 1 ms)
 MAX_TICK_ROUNDS = 1000
 
 
@@ -186,7 +187,8 @@ class RedisStore:
     """Routing state in Redis under `prefix`, shared by every process that uses the same prefix.
 
     `functions`: True runs the operations as a Redis function library (Redis 7), False as EVALSHA scripts
-    (any Redis), None (the default) picks functions when the server has them.
+    (any Redis), None (the default) picks functions when the server has them. `call_timeout`: seconds an
+    operation waits for its reply before it raises TimeoutError.
     """
 
     def __init__(
@@ -199,6 +201,7 @@ class RedisStore:
         tick_budget: int = TICK_BUDGET,
         functions: bool | None = None,
         new_id: Callable[[], str] = new_reservation_id,
+        call_timeout: float = CALL_TIMEOUT,
     ) -> None:
         self.redis = redis
         self.new_id = new_id
@@ -207,6 +210,7 @@ class RedisStore:
         self.exclusive = exclusive_channels
         self.tick_budget = tick_budget
         self.functions = functions
+        self.call_timeout = call_timeout
         self._exclusive_json = json.dumps(sorted(exclusive_channels))
         # Every call names one key of the store, so that a cluster client sends it where the prefix lives.
         self._key_named = prefix + "seq"
@@ -389,23 +393,26 @@ class RedisStore:
         The client's command path (pool bookkeeping, observability hooks, retry wrappers, response callbacks)
         costs more Python than a routing decision's own, so the store keeps one connection of the client's
         pool for its operations: reopened when Redis closed it while idle (anything to read before a call
-        means that), with the client's retry policy, and closed with the pool when the client closes. A call
-        cancelled half-way drops the connection (redis-py disconnects), so no reply is ever read by the
-        wrong call. Clients without a pool of their own (cluster, single connection) take their own path.
+        means that) or asked the client to reconnect, with the client's retry policy, and closed with the
+        pool when the client closes. A call cancelled half-way, or without a reply after `call_timeout`
+        seconds (TimeoutError), drops the connection (redis-py disconnects), so no reply is ever read by the
+        wrong call and a dead peer holds the store's calls for that long at most. Clients without a pool of
+        their own (cluster, a single connection, a pool of one) take their own path.
         """
         pool = getattr(self.redis, "connection_pool", None)
-        if pool is None or self.redis.single_connection_client:
+        if pool is None or self.redis.single_connection_client or pool.max_connections < 2:
             return await self.redis.execute_command(*args)
         async with self._connection_lock:
             if self._connection is None:
                 self._connection = await pool.get_connection()
             connection = self._connection
-            if connection.is_connected and await connection.can_read():
-                await connection.disconnect()  # Redis closed it while idle: the send opens it again
+            if connection.is_connected and (connection.should_reconnect() or await connection.can_read()):
+                await connection.disconnect()  # closed by Redis while idle, or told to move: opened anew
 
             async def round_trip() -> Any:
-                await connection.send_packed_command(connection.pack_command(*args))
-                return await connection.read_response()
+                async with asyncio.timeout(self.call_timeout):  # a dead peer must not hold every call
+                    await connection.send_packed_command(connection.pack_command(*args))
+                    return await connection.read_response()
 
             return await connection.retry.call_with_retry(round_trip, lambda _error: connection.disconnect())
 

@@ -339,6 +339,25 @@ async def test_a_call_cancelled_half_way_leaves_no_reply_for_the_next_call(new_s
     assert "t1" in [t.id for t in await store.tasks()]
 
 
+async def test_a_call_without_a_reply_times_out_and_the_next_call_gets_its_own(new_store):
+    store = new_store()
+    await store.put_queue(QueueConfig("billing"))
+    await store.put_agent(agent("ann"), 0.0)
+    store.call_timeout = 0.05
+    admin = aioredis.from_url(REDIS_URL)
+    try:
+        await admin.execute_command("CLIENT", "PAUSE", 300, "WRITE")  # as a peer that stopped answering
+        with pytest.raises(TimeoutError):
+            await store.set_presence("ann", Presence.AVAILABLE, None, 1.0)
+    finally:
+        await admin.execute_command("CLIENT", "UNPAUSE")
+        await admin.aclose()
+    store.call_timeout = 10.0
+    events = await store.set_presence("ann", Presence.AWAY, "lunch", 2.0)
+    assert [(e.kind, e.data["presence"]) for e in events] in ([], [("agent.state", "away")])
+    assert (await store.get_agent("ann")).presence is Presence.AWAY
+
+
 async def test_a_connection_closed_by_redis_is_opened_again_for_the_next_call(new_store):
     name = f"routing-test-{uuid.uuid4().hex[:12]}"
     store = new_store()
