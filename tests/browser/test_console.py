@@ -265,6 +265,59 @@ async def test_an_sms_rings_with_the_screen_pop_is_answered_and_wrapped_up(
     assert await page.evaluate("typeof window.alert") == "function"
 
 
+async def test_a_contact_transferred_to_a_colleague_rings_for_them_with_the_note(
+    live,
+    staff,
+    known_customer,
+    browser,  # noqa: F811
+    page,  # noqa: F811
+):
+    from playwright.async_api import expect
+
+    admin = bearer(staff["admin"]["token"])
+    colleague = {"username": "grace", "display_name": "Grace Hopper", "password": "grace-password-1"}
+    made = await live.post("/api/users", json={**colleague, "languages": ["en"]}, headers=admin)
+    assert made.status == 201, await made.text()
+    await log_in(page, live, staff)
+    await page.get_by_role("button", name="Offline").click()
+    await page.get_by_role("menuitem", name="Available").click()
+    await sms_webhook(live, "SM" + "3" * 32, "I would like a refund for the kettle")
+    await settled_until(live, page.locator(".offer"))
+    await page.keyboard.press("Alt+a")
+    panel = page.locator(".panel:not(.hidden)")
+    await expect(panel.locator(".dir-in .body")).to_have_text(["I would like a refund for the kettle"])
+
+    context = await browser.new_context(viewport={"width": 1366, "height": 768})
+    other = await context.new_page()
+    try:
+        await log_in(other, live, {"agent": colleague})
+        await other.get_by_role("button", name="Offline").click()
+        await other.get_by_role("menuitem", name="Available").click()
+        await expect(other.locator("#presence-label")).to_have_text("Available")
+
+        await panel.get_by_role("button", name="Transfer").click()
+        dialog = page.locator("#transfer-dialog")
+        await dialog.get_by_label("An agent").check()
+        await dialog.locator("#transfer-agent").select_option(label="Grace Hopper (available)")
+        note = "Refunds need a supervisor's OK <b>today</b>"
+        await dialog.get_by_label("Note for the next agent").fill(note)
+        await dialog.get_by_role("button", name="Transfer").click()
+        await settled_until(live, page.locator(".toast", has_text="Transferred Ada Lovelace"))
+        await expect(dialog).to_be_hidden()
+
+        offer = other.locator(".offer")
+        await settled_until(live, offer)
+        await expect(offer.locator(".offer-name")).to_have_text("Ada Lovelace")
+        await expect(offer.locator(".offer-transfer")).to_have_text(f"Transferred: {note}")
+        assert await offer.locator("b").count() == 0  # the note is text, never markup
+        await offer.get_by_role("button", name="Accept").click()
+        taken = other.locator(".panel:not(.hidden)")
+        await expect(taken.locator(".dir-in .body")).to_have_text(["I would like a refund for the kettle"])
+        await settled_until(live, page.locator("#empty"))  # gone from the first agent's workspace
+    finally:
+        await context.close()
+
+
 async def test_the_console_sends_visitors_without_a_session_to_the_login_page(client):
     answer = await client.get("/agent", allow_redirects=False)
     assert answer.status == 302 and answer.headers["Location"] == "/login?next=/agent"
