@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import heapq
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from routing.model import Agent, EscalationStep, Presence, QueueConfig, Strategy, Target, Task
 
@@ -74,24 +76,35 @@ def eligible(
     return any(meets(agent, target) for target in task.targets)
 
 
-def pick(candidates: Iterable[Agent], task: Task, strategy: Strategy) -> Agent | None:
-    """The agent the queue's strategy prefers among eligible candidates (ties: the longest idle, then id)."""
-    pool = list(candidates)
-    if not pool:
-        return None
+def pick(
+    candidates: Iterable[Agent],
+    task: Task,
+    strategy: Strategy,
+    fits: Callable[[Agent], bool] = lambda _agent: True,
+) -> Agent | None:
+    """The agent the queue's strategy prefers among the candidates that `fits` accepts (ties: the longest
+    idle, then id). Candidates are looked at in the strategy's order and the first that fits is the one, so
+    `fits`, dearer than the order, runs for few of a large floor's agents."""
+    key = preference(strategy, task)
+    ordered = [(key(agent), agent) for agent in candidates]  # keys end with the unique id: never a tie
+    heapq.heapify(ordered)
+    while ordered:
+        _, agent = heapq.heappop(ordered)
+        if fits(agent):
+            return agent
+    return None
+
+
+def preference(strategy: Strategy, task: Task) -> Callable[[Agent], tuple[Any, ...]]:
+    """The sort key of the strategy's order of agents for this task: the smallest is preferred."""
     if strategy is Strategy.MOST_SKILLED:
-        return min(pool, key=lambda a: (-skill_total(a, task), a.idle_since, a.id))
+        wanted = {skill for target in task.targets for skill in target.skills}
+        return lambda a: (-sum(a.profile.skills.get(skill, 0) for skill in wanted), a.idle_since, a.id)
     if strategy is Strategy.LEAST_OCCUPIED:
-        return min(pool, key=lambda a: (occupancy(a), a.idle_since, a.id))
+        return lambda a: (occupancy(a), a.idle_since, a.id)
     if strategy is Strategy.ROUND_ROBIN:
-        return min(pool, key=lambda a: (a.last_offered_at, a.id))
-    return min(pool, key=lambda a: (a.idle_since, a.id))
-
-
-def skill_total(agent: Agent, task: Task) -> int:
-    """Sum of the agent's levels in the skills the task asks for."""
-    wanted = {skill for target in task.targets for skill in target.skills}
-    return sum(agent.profile.skills.get(skill, 0) for skill in wanted)
+        return lambda a: (a.last_offered_at, a.id)
+    return lambda a: (a.idle_since, a.id)
 
 
 def occupancy(agent: Agent) -> float:

@@ -430,13 +430,12 @@ class MemoryStore:
             else:
                 candidates |= self._ready
                 break
-        pool = (self._agents[a] for a in candidates)
-        fitting = [
-            a
-            for a in pool
-            if policies.has_room(a, task.channel, self.exclusive) and self._eligible(a, task, now)
-        ]
-        return policies.pick(fitting, task, self._queues[task.queue].strategy)
+        return policies.pick(
+            (self._agents[a] for a in candidates),
+            task,
+            self._queues[task.queue].strategy,
+            lambda a: policies.has_room(a, task.channel, self.exclusive) and self._eligible(a, task, now),
+        )
 
     def _reserve(self, task: Task, agent: Agent, now: float) -> list[RoutingEvent]:
         queue = self._queues[task.queue]
