@@ -12,7 +12,7 @@ from email.utils import make_msgid
 from typing import Any
 
 from aiohttp import web
-from twilio.base.exceptions import TwilioException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 
 from channels import email_outbound
 from contact_center.clock import Clock
@@ -37,11 +37,11 @@ def email_sender(settings: Settings, clock: Clock) -> EmailSender | None:
             automatic=True,
         )
         message.replace_header("Auto-Submitted", "auto-generated")  # RFC 3834: a notice, not a reply
-        error, _permanent = await email_outbound._send(
+        error, permanent = await email_outbound._send(
             settings, settings.email_address, to, message.as_string()
         )
         if error is not None:
-            raise NotSent(f"the relay did not take the email: {error}")
+            raise NotSent(f"the relay did not take the email: {error}", permanent=permanent)
 
     return send
 
@@ -54,8 +54,11 @@ def sms_sender(settings: Settings, client: Any) -> SmsSender | None:
     async def send(to: str, text: str) -> None:
         try:
             await client.messages.create_async(to=to, from_=settings.twilio_phone_number, body=text)
+        except TwilioRestException as exc:  # Twilio answered: busy or failing (429, 5xx) passes
+            passing = exc.status == 429 or exc.status >= 500
+            raise NotSent(f"Twilio refused the message: {exc}", permanent=not passing) from None
         except TwilioException as exc:
-            raise NotSent(f"Twilio refused the message: {exc}") from None
+            raise NotSent(f"Twilio could not be reached: {exc}", permanent=False) from None
 
     return send
 

@@ -105,6 +105,7 @@ def notification_json(row: Notification) -> dict[str, Any]:
         "sent_at": row.sent_at.isoformat() if row.sent_at else None,
         "read_at": row.read_at.isoformat() if row.read_at else None,
         "error": row.error or None,
+        "attempts": row.attempts,
     }
 
 

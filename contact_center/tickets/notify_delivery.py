@@ -2,10 +2,14 @@
 SMS, and as one digest per user and channel when quiet hours end.
 
 Every process may run `deliver_due`: a row is claimed by a compare-and-set of its status (queued or held to
-sending), so no two processes send it. A row left in "sending" by a process that stopped mid-send is failed
-after LEASE rather than sent again: a notice missed is visible in the console's list, a duplicate SMS at
-night is not undone. The email and SMS senders are the channels' (channels/notification_senders.py),
-handed in by whoever builds this, so the ticket code does not depend on the channels.
+sending), so no two processes send it. A passing failure (a relay or Twilio briefly away, a 4xx from the
+relay, a 5xx or 429 from Twilio) puts the row back to wait for its next attempt, after 1, 2, 5, 10 and 20
+minutes; a permanent one (a refused address, nothing configured), or the last attempt, fails it. A row left
+in "sending" by a process that stopped mid-send is failed after LEASE rather than sent again: a notice
+missed is visible in the console's list, a duplicate SMS at night is not undone.
+
+The email and SMS senders are the channels' (channels/notification_senders.py), handed in by whoever builds
+this, so the ticket code does not depend on the channels.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contact_center.clock import Clock
@@ -35,10 +39,16 @@ ERROR_LIMIT = 300  # the column's length
 EMAIL_OFF = "email is not configured (no SMTP relay: CC_SMTP_RELAY_HOST and CC_EMAIL_ADDRESS)"
 SMS_OFF = "SMS is not configured (Twilio: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_PHONE_NUMBER)"
 ABANDONED = "interrupted while sending (the process stopped?); not sent again, to avoid a duplicate"
+RETRY_DELAYS = tuple(timedelta(minutes=m) for m in (1, 2, 5, 10, 20))  # after each passing failure
 
 
 class NotSent(Exception):
-    """A channel did not take a notification; the message says why and is kept on the row."""
+    """A channel did not take a notification; the message says why and is kept on the row. `permanent`:
+    trying again would not help (otherwise the notification waits for its next attempt)."""
+
+    def __init__(self, message: str, *, permanent: bool = True) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 class EmailSender(Protocol):
@@ -61,6 +71,13 @@ class _Item:
     title: str
     body: str
     created_at: datetime
+    attempts: int
+
+
+@dataclass(frozen=True)
+class _Failure:
+    error: str
+    permanent: bool
 
 
 @dataclass(frozen=True)
@@ -132,7 +149,10 @@ class NotificationDelivery:
         async with self._sessions() as db:
             queued = await db.scalars(
                 select(Notification.id)
-                .where(Notification.status == "queued")
+                .where(
+                    Notification.status == "queued",
+                    or_(Notification.deliver_after.is_(None), Notification.deliver_after <= now),
+                )
                 .order_by(Notification.id)
                 .limit(self._batch)
             )
@@ -186,8 +206,8 @@ class NotificationDelivery:
             outgoing = await _outgoing(db, user_id, channel, list(rows), digest=True)
         return await self._finish(outgoing, "digested", await self._send(outgoing))
 
-    async def _send(self, outgoing: _Outgoing) -> str | None:
-        """Hand the notification to its channel; the reason when it did not go, else None."""
+    async def _send(self, outgoing: _Outgoing) -> _Failure | None:
+        """Hand the notification to its channel; why it did not go, else None."""
         try:
             if outgoing.channel == "console":
                 for item in outgoing.items:
@@ -208,9 +228,9 @@ class NotificationDelivery:
             else:
                 raise NotSent(f"unknown channel {outgoing.channel!r}")
         except NotSent as exc:
-            error = str(exc)
-        except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            failure = _Failure(str(exc), exc.permanent)
+        except Exception as exc:  # unforeseen, maybe passing: tried again
+            failure = _Failure(f"{type(exc).__name__}: {exc}", permanent=False)
         else:
             return None
         # the reason may name the address: it is kept on the row, not logged
@@ -220,15 +240,25 @@ class NotificationDelivery:
             outgoing.user_id,
             outgoing.channel,
         )
-        return error
+        return failure
 
-    async def _finish(self, outgoing: _Outgoing, done: str, error: str | None) -> int:
+    async def _finish(self, outgoing: _Outgoing, done: str, failure: _Failure | None) -> int:
         ids = [item.id for item in outgoing.items]
-        values: dict[str, Any] = (
-            {"status": done, "sent_at": self._clock.now(), "error": ""}
-            if error is None
-            else {"status": "failed", "sent_at": None, "error": error[:ERROR_LIMIT]}
-        )
+        now = self._clock.now()
+        attempt = max(item.attempts for item in outgoing.items)
+        values: dict[str, Any]
+        if failure is None:
+            values = {"status": done, "sent_at": now, "error": ""}
+        elif failure.permanent or attempt >= len(RETRY_DELAYS):
+            values = {"status": "failed", "sent_at": None, "error": failure.error[:ERROR_LIMIT]}
+        else:  # wait for the next attempt: a digest stays a digest
+            values = {
+                "status": "held" if outgoing.digest else "queued",
+                "sent_at": None,
+                "deliver_after": now + RETRY_DELAYS[attempt],
+                "attempts": Notification.attempts + 1,
+                "error": failure.error[:ERROR_LIMIT],
+            }
         async with self._sessions.begin() as db:
             await db.execute(
                 update(Notification)
@@ -236,7 +266,7 @@ class NotificationDelivery:
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
-        if error is None:
+        if failure is None:
             log.debug("notifications %s to user %s by %s: %s", ids, outgoing.user_id, outgoing.channel, done)
             return len(ids)
         return 0
@@ -250,7 +280,7 @@ async def _outgoing(
     if user is not None and user.is_active:
         address = user.email if channel == "email" else user.phone if channel == "sms" else None
     zone = preferences(user.notify if user is not None else None).zone
-    items = tuple(_Item(r.id, r.ticket_id, r.kind, r.title, r.body, r.created_at) for r in rows)
+    items = tuple(_Item(r.id, r.ticket_id, r.kind, r.title, r.body, r.created_at, r.attempts) for r in rows)
     return _Outgoing(channel, user_id, address, zone, items, digest)
 
 

@@ -18,7 +18,13 @@ from contact_center.db.engine import create_engine, session_factory
 from contact_center.db.models import Customer, Notification, Team, Ticket, User
 from contact_center.events import InProcessBus
 from contact_center.tickets.notify import Notice, Preferences, dedupe_key, recipients, record
-from contact_center.tickets.notify_delivery import EMAIL_OFF, SMS_OFF, TOPIC, NotificationDelivery
+from contact_center.tickets.notify_delivery import (
+    EMAIL_OFF,
+    RETRY_DELAYS,
+    SMS_OFF,
+    TOPIC,
+    NotificationDelivery,
+)
 from contact_center.web.appkeys import EVENTS, SESSIONS
 from tests import email_fixtures
 from tests.conftest import bearer
@@ -437,6 +443,64 @@ async def test_an_unconfigured_channel_or_a_refusal_fails_the_row_with_the_reaso
     assert await mailing.deliver_due() == 0
     [refused] = await stored(sessions, Notification.dedupe_key.startswith("sla_breach:2:"))
     assert refused.status == "failed" and "550" in refused.error
+
+
+async def test_a_passing_failure_waits_for_the_next_attempt_and_the_last_attempt_fails(
+    sessions, clock, people, delivery, sink, twilio
+):
+    await raise_notice(sessions, clock, people, notice(1, people.ticket_id))
+    deliver, _ = delivery()
+    sink.answer = "451 4.3.0 try again later"  # the relay is busy
+    twilio.fail_next = 1  # Twilio answers 500 once
+
+    assert await deliver.deliver_due() == 1  # the console only
+    by_channel = {r.channel: r for r in await stored(sessions)}
+    for channel in ("email", "sms"):
+        row = by_channel[channel]
+        assert (row.status, row.attempts, row.deliver_after) == ("queued", 1, clock.now() + RETRY_DELAYS[0])
+    assert "451" in by_channel["email"].error and "500" in by_channel["sms"].error
+
+    clock.advance(seconds=30)
+    assert await deliver.deliver_due() == 0  # not yet: nothing is tried before its time
+    sink.answer = None
+    clock.advance(seconds=30)
+    assert await deliver.deliver_due() == 2
+    assert {(r.status, r.error) for r in await stored(sessions)} == {("sent", "")}
+    assert len(sink.messages()) == 1
+    assert len(twilio.messages()) == 2  # the stand-in records the request it refused, and the one it took
+
+    await set_notify(sessions, people.agent, {"channels": ["email"]})
+    await raise_notice(sessions, clock, people, notice(2, people.ticket_id))
+    sink.answer = "451 4.3.0 try again later"
+    for delay in RETRY_DELAYS:  # every attempt meets the busy relay
+        assert await deliver.deliver_due() == 0
+        [row] = await stored(sessions, Notification.dedupe_key.startswith("sla_breach:2:"))
+        assert row.status == "queued"
+        clock.advance(seconds=delay.total_seconds())
+    assert await deliver.deliver_due() == 0
+    [row] = await stored(sessions, Notification.dedupe_key.startswith("sla_breach:2:"))
+    assert (row.status, row.attempts) == ("failed", len(RETRY_DELAYS)) and "451" in row.error
+    assert await deliver.deliver_due() == 0 and len(sink.messages()) == 1
+
+
+async def test_a_digest_that_met_a_busy_relay_goes_out_whole_at_its_next_attempt(
+    sessions, clock, people, delivery, sink
+):
+    await set_notify(sessions, people.agent, {**NIGHTS_IN_LONDON, "channels": ["email"]})
+    move_to(clock, datetime(2026, 1, 14, 23, 0, tzinfo=UTC))  # 23:00 in London: quiet
+    for n in (1, 2):
+        await raise_notice(sessions, clock, people, notice(n, people.ticket_id))
+    deliver, _ = delivery()
+    move_to(clock, datetime(2026, 1, 15, 7, 0, tzinfo=UTC))
+    sink.answer = "421 4.4.2 closing connection"
+    assert await deliver.deliver_due() == 0
+    assert {(r.status, r.attempts) for r in await stored(sessions)} == {("held", 1)}
+    sink.answer = None
+    clock.advance(seconds=RETRY_DELAYS[0].total_seconds())
+    assert await deliver.deliver_due() == 2
+    [digest] = sink.messages()
+    assert digest["Subject"] == "2 ticket notifications while you were away"
+    assert {r.status for r in await stored(sessions)} == {"digested"}
 
 
 # the console and the API -------------------------------------------------------------------------------

@@ -183,7 +183,7 @@ class TicketSla(Base):
 class Notification(Base):
     """A notice to a user by one channel (console, email, sms). `dedupe_key` is unique, so the same notice
     is recorded once whichever process raises it. During the user's quiet hours it waits (`deliver_after`)
-    and goes out in a digest."""
+    and goes out in a digest; after a passing failure it waits there too, for its next attempt."""
 
     __tablename__ = "notifications"
 
@@ -201,6 +201,7 @@ class Notification(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (Index("ix_notifications_status_deliver", "status", "deliver_after"),)
 
