@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contact_center.clock import Clock
@@ -24,6 +24,7 @@ from contact_center.db.engine import READ_ONLY
 from contact_center.db.models import (
     Conversation,
     Customer,
+    CustomerIdentity,
     Message,
     Team,
     Ticket,
@@ -357,7 +358,20 @@ class TicketService:
             if ticket.status == TicketState.CLOSED.value:
                 raise Conflict("the ticket is closed: a new message to the customer needs a new ticket")
             conversation_id = await self._reply_conversation(db, ticket)
-        message_id = await self.outbound.reply(conversation_id, actor_id, text, subject)
+            started: TicketEvent | None = None
+            if conversation_id is None:
+                started = await self._start_email(db, ticket, actor_id)
+                conversation_id = started.data["conversation_id"]
+                await db.commit()
+        try:
+            message_id = await self.outbound.reply(conversation_id, actor_id, text, subject)
+        except Exception:
+            if started is not None:  # nothing went: the conversation started for it goes too
+                await self._forget_started(started)
+            raise
+        if started is not None:
+            linked = {"ticket_id": ticket_id, "action": "conversation_linked"}
+            await self.bus.publish("ticket.changed", linked)
         now = self.clock.now()
         async with self.sessions.begin() as db:
             ticket = await self._locked(db, ticket_id)
@@ -703,7 +717,8 @@ class TicketService:
             )
             return list((await db.execute(query)).scalars())
 
-    async def _reply_conversation(self, db: AsyncSession, ticket: Ticket) -> int:
+    async def _reply_conversation(self, db: AsyncSession, ticket: Ticket) -> int | None:
+        """The ticket's latest linked conversation that can take a written reply now, if any."""
         query = (
             select(Conversation.id)
             .join(TicketConversation, TicketConversation.conversation_id == Conversation.id)
@@ -711,13 +726,57 @@ class TicketService:
             .order_by(Conversation.last_activity_at.desc())
             .limit(1)
         )
-        found = (await db.execute(query)).scalar_one_or_none()
-        if found is None:
+        return (await db.execute(query)).scalar_one_or_none()
+
+    async def _start_email(self, db: AsyncSession, ticket: Ticket, actor_id: int) -> TicketEvent:
+        """A new email conversation with the customer, linked to the ticket, for a reply that none of its
+        conversations can carry (a call; a chat the customer left, as after the offline form's "we will
+        answer by email"); its history line. Conflict when the customer has no email address."""
+        address = await db.scalar(
+            select(CustomerIdentity.id)
+            .where(CustomerIdentity.customer_id == ticket.customer_id, CustomerIdentity.kind == "email")
+            .limit(1)
+        )
+        if address is None:
             raise Conflict(
                 "the ticket has no written conversation that can take a reply now (calls and chats the "
-                "customer has left cannot): link an email or SMS conversation of the customer first"
+                "customer has left cannot) and the customer has no email address: link an email or SMS "
+                "conversation of the customer first, or add their email address"
             )
-        return found
+        now = self.clock.now()
+        conversation = Conversation(
+            customer_id=ticket.customer_id,
+            channel="email",
+            status="open",
+            subject=ticket.subject[:300],
+            started_at=now,
+            last_activity_at=now,
+        )
+        db.add(conversation)
+        await db.flush()
+        db.add(
+            TicketConversation(
+                ticket_id=ticket.id, conversation_id=conversation.id, linked_at=now, linked_by=actor_id
+            )
+        )
+        data = {"conversation_id": conversation.id, "started_for": "reply"}
+        event = self._event(ticket, "conversation_linked", actor_id, now, data=data)
+        db.add(event)
+        await db.flush()
+        return event
+
+    async def _forget_started(self, started: TicketEvent) -> None:
+        """Undo _start_email when its reply could not go: the link, its history line and the conversation."""
+        conversation_id = started.data["conversation_id"]
+        async with self.sessions.begin() as db:
+            await db.execute(
+                delete(TicketConversation).where(
+                    TicketConversation.ticket_id == started.ticket_id,
+                    TicketConversation.conversation_id == conversation_id,
+                )
+            )
+            await db.execute(delete(TicketEvent).where(TicketEvent.id == started.id))
+            await db.execute(delete(Conversation).where(Conversation.id == conversation_id))
 
     @staticmethod
     def _event(

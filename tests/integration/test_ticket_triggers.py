@@ -4,6 +4,7 @@ within the window. Driven through the ticket service on the whole app with the i
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from contact_center.db.models import (
     Conversation,
     Customer,
+    CustomerIdentity,
     Message,
     Notification,
     SlaPolicy,
@@ -22,6 +24,8 @@ from contact_center.db.models import (
 from contact_center.tickets.schemas import TicketCreate
 from contact_center.tickets.workflow import ActionKind
 from contact_center.web.appkeys import EVENTS, SESSIONS, TICKET_TIMERS, TICKETS
+from tests.conftest import bearer
+from tests.email_fixtures import email_client, email_settings, sink  # noqa: F401  (fixtures)
 
 
 async def customer_with_conversation(app, clock, *, tier: str | None = None) -> tuple[int, int]:
@@ -288,6 +292,105 @@ async def test_single_tier_categories_and_refused_manual_escalations(client, clo
     assert (await app[TICKET_TIMERS].run_once()).escalated == 1
     assert (await ticket(app, repair)).tier == 2
     await app[EVENTS].drain()
+
+
+async def customer_with_a_closed_chat(app, clock, email: str | None = None) -> tuple[int, int]:
+    """A customer (with this email address, if any) whose only conversation is a chat they left."""
+    async with app[SESSIONS].begin() as db:
+        customer = Customer(display_name="Cy", created_at=clock.now(), updated_at=clock.now())
+        db.add(customer)
+        await db.flush()
+        if email:
+            db.add(
+                CustomerIdentity(
+                    customer_id=customer.id,
+                    kind="email",
+                    value=email,
+                    display_value=email,
+                    verified=False,
+                    created_at=clock.now(),
+                )
+            )
+        chat = Conversation(
+            customer_id=customer.id,
+            channel="chat",
+            status="closed",
+            started_at=clock.now(),
+            last_activity_at=clock.now(),
+        )
+        db.add(chat)
+        await db.flush()
+        return customer.id, chat.id
+
+
+async def ticket_on(client, staff, customer_id: int, conversation_id: int) -> int:
+    created = await client.post(
+        "/api/tickets",
+        json={
+            "customer_id": customer_id,
+            "subject": "Left the chat",
+            "conversation_id": conversation_id,
+            "assignee_id": staff["agent"]["id"],
+        },
+        headers=bearer(staff["agent"]["token"]),
+    )
+    assert created.status == 201, await created.text()
+    return (await created.json())["id"]
+
+
+async def conversations_of(app, customer_id: int) -> list[str]:
+    async with app[SESSIONS]() as db:
+        query = select(Conversation.channel).where(Conversation.customer_id == customer_id)
+        return sorted((await db.execute(query.order_by(Conversation.id))).scalars())
+
+
+async def test_a_reply_to_a_ticket_whose_chat_ended_starts_an_email_to_the_customer(
+    email_client,  # noqa: F811
+    sink,  # noqa: F811
+    clock,
+    staff,
+):
+    app = email_client.app
+    customer_id, chat_id = await customer_with_a_closed_chat(app, clock, "cy@example.com")
+    ticket_id = await ticket_on(email_client, staff, customer_id, chat_id)
+    headers = bearer(staff["agent"]["token"])
+
+    replied = await email_client.post(
+        f"/api/tickets/{ticket_id}/replies", json={"text": "We found your order."}, headers=headers
+    )
+    assert replied.status == 201, await replied.text()
+    await app[EVENTS].drain()
+    for _ in range(100):  # the outbound queue hands it to the relay in the background
+        if sink.received:
+            break
+        await asyncio.sleep(0.02)
+    [mail] = sink.messages()
+    assert mail["To"] == "cy@example.com" and "We found your order." in mail.get_content()
+    assert "Left the chat" in mail["Subject"]
+    assert await conversations_of(app, customer_id) == ["chat", "email"]
+    steps = await history(app, ticket_id)
+    assert steps.index("conversation_linked") == steps.index("reply") - 1
+
+    again = await email_client.post(  # the email conversation is linked now: the next reply goes there
+        f"/api/tickets/{ticket_id}/replies", json={"text": "It ships today."}, headers=headers
+    )
+    assert again.status == 201, await again.text()
+    assert await conversations_of(app, customer_id) == ["chat", "email"]
+
+
+async def test_a_reply_that_cannot_go_by_email_leaves_no_conversation_behind(client, clock, staff):
+    app = client.server.app  # no SMTP relay configured
+    customer_id, chat_id = await customer_with_a_closed_chat(app, clock, "cy@example.com")
+    ticket_id = await ticket_on(client, staff, customer_id, chat_id)
+    before = await history(app, ticket_id)
+    replied = await client.post(
+        f"/api/tickets/{ticket_id}/replies",
+        json={"text": "Hi again"},
+        headers=bearer(staff["agent"]["token"]),
+    )
+    assert replied.status == 409 and "not configured" in (await replied.json())["error"]["message"]
+    assert await conversations_of(app, customer_id) == ["chat"]
+    assert await history(app, ticket_id) == before
 
 
 async def test_a_ticket_whose_chat_has_ended_asks_for_another_way_to_reach_the_customer(client, clock, staff):
