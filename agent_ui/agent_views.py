@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contact_center.customers.view360 import customer_360
-from contact_center.db.engine import READ_ONLY
+from contact_center.db.engine import reading as read_only
 from contact_center.db.models import Conversation, Customer, Message, Ticket, User
 from contact_center.tickets.routing_link import is_ticket_task
 from contact_center.web.appkeys import CLOCK, CUSTOMERS, ROUTING, SESSIONS, SETTINGS
@@ -27,9 +27,8 @@ TRANSCRIPT_LENGTH = 200
 
 @asynccontextmanager
 async def reading(app: web.Application) -> AsyncIterator[AsyncSession]:
-    """A session that only reads: on SQLite it never waits for a writer's lock (WAL)."""
-    async with app[SESSIONS]() as db:
-        await db.connection(execution_options=READ_ONLY)
+    """A session of the app's database that only reads (contact_center.db.engine.reading)."""
+    async with read_only(app[SESSIONS]) as db:
         yield db
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contact_center.clock import Clock
 from contact_center.customers.identity import normalise_phone
-from contact_center.db.engine import READ_ONLY
+from contact_center.db.engine import reading
 from contact_center.db.models import Customer, CustomerIdentity
 from contact_center.errors import InvalidInput
 
@@ -68,7 +68,6 @@ class Callers:
             .join(CustomerIdentity, CustomerIdentity.customer_id == Customer.id)
             .where(CustomerIdentity.kind == "phone", CustomerIdentity.value == number)
         )
-        async with self.sessions() as db:
-            await db.connection(execution_options=READ_ONLY)  # never waits for a writer (SQLite)
+        async with reading(self.sessions) as db:  # never waits for a writer (SQLite)
             row = (await db.execute(query)).first()
         return None if row is None else Caller(given_name=row.given_name, language=row.language)

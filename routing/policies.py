@@ -80,7 +80,7 @@ def pick(
     candidates: Iterable[Agent],
     task: Task,
     strategy: Strategy,
-    fits: Callable[[Agent], bool] = lambda _agent: True,
+    fits: Callable[[Agent], bool],
 ) -> Agent | None:
     """The agent the queue's strategy prefers among the candidates that `fits` accepts (ties: the longest
     idle, then id). Candidates are looked at in the strategy's order and the first that fits is the one, so

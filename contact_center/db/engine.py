@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,14 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 READ_ONLY = {"cc_read_only": True}
+
+
+@asynccontextmanager
+async def reading(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session that only reads: on SQLite it reads beside a writer, not queueing for its lock (WAL)."""
+    async with sessions() as db:
+        await db.connection(execution_options=READ_ONLY)
+        yield db
 
 
 def _sqlite_begin(connection: Any) -> None:

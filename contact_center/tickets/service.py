@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,7 +18,7 @@ from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contact_center.clock import Clock
-from contact_center.db.engine import READ_ONLY
+from contact_center.db.engine import reading
 from contact_center.db.models import (
     Conversation,
     Customer,
@@ -460,17 +458,10 @@ class TicketService:
                         pass  # already escalated for it, or at the top
             await self._after(effects)
 
-    @asynccontextmanager
-    async def _reading(self) -> AsyncIterator[AsyncSession]:
-        """A session that only reads: on SQLite it reads beside a writer instead of queueing for its lock."""
-        async with self.sessions() as db:
-            await db.connection(execution_options=READ_ONLY)
-            yield db
-
     async def _written_at(self, message_id: int | None) -> datetime | None:
         if message_id is None:
             return None
-        async with self._reading() as db:
+        async with reading(self.sessions) as db:
             return (
                 await db.execute(select(Message.created_at).where(Message.id == message_id))
             ).scalar_one_or_none()
@@ -600,7 +591,7 @@ class TicketService:
                 Ticket.status.in_((TicketState.NEW.value, TicketState.REOPENED.value)),
             )
         )
-        async with self._reading() as db:  # most conversations have none: no write transaction for them
+        async with reading(self.sessions) as db:  # most have none: no write transaction for them
             if (await db.execute(query.with_only_columns(Ticket.id).limit(1))).first() is None:
                 return
         now = self.clock.now()
@@ -708,7 +699,7 @@ class TicketService:
         states = [s.value for s in TicketState if s is not TicketState.CLOSED]
         if not include_resolved:
             states.remove(TicketState.RESOLVED.value)
-        async with self._reading() as db:
+        async with reading(self.sessions) as db:
             query = (
                 select(Ticket.id)
                 .join(TicketConversation, TicketConversation.ticket_id == Ticket.id)
