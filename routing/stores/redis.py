@@ -104,6 +104,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 
 from routing import policies
@@ -406,7 +407,7 @@ class RedisStore:
             if self._connection is None:
                 self._connection = await pool.get_connection()
             connection = self._connection
-            if connection.is_connected and (connection.should_reconnect() or await connection.can_read()):
+            if connection.is_connected and (connection.should_reconnect() or await _stale(connection)):
                 await connection.disconnect()  # closed by Redis while idle, or told to move: opened anew
 
             async def round_trip() -> Any:
@@ -498,6 +499,17 @@ def _events(payload: str, now: float) -> list[RoutingEvent]:
         RoutingEvent(e["kind"], now, e["task_id"], e["agent_id"], e["queue"], e["data"])
         for e in json.loads(payload)
     ]
+
+
+async def _stale(connection: AbstractConnection) -> bool:
+    """Whether an idle connection must be opened anew: something waits to be read, or Redis closed it.
+
+    redis-py reports a closed connection as readable (5.x) or raises ConnectionError for it (8.x).
+    """
+    try:
+        return await connection.can_read()
+    except RedisConnectionError:
+        return True
 
 
 def _unknown_command(exc: ResponseError) -> bool:
