@@ -5,7 +5,9 @@ among the 10,000 waiting (priority, then age) and reserves it atomically. The lo
 agent finishes, the decision gives them their next task, they accept, and a new contact arrives.
 
 For Redis the same loop runs on the Redis store, and beside it a plain sequential EVALSHA loop of a trivial
-script with the same client: the physical limit of one round trip per decision. Before measuring, the function
+script with the same client: the physical limit of one round trip per decision. The two alternate in rounds
+(--rounds, 20 by default), so both meet the machine in the same state; the ratio of their rates is given over
+the whole run and as the median of the rounds' ratios. Before measuring, the function
 libraries of other versions of the store are deleted from that Redis (RedisStore.drop_other_versions), as an
 operator does once an upgrade is complete.
 
@@ -118,53 +120,71 @@ class Floor:
 Decide = Callable[[str], Awaitable[list[RoutingEvent]]]
 
 
-async def measure(store: Any, floor: Floor, decisions: int, decide: Decide | None = None) -> dict[str, Any]:
-    """Time decisions for freed agents on a busy floor: `decide`, by default the store's offer."""
-    decide = decide or (lambda agent_id: store.offer(floor.now, agent_id=agent_id))
-    latencies = []
-    missed = 0
-    log(f"  measuring {decisions:,} decisions")
-    for n in range(decisions):
-        agent_id = await floor.finish_someone()
-        began = time.perf_counter()
-        events = await decide(agent_id)
-        elapsed = time.perf_counter() - began
-        if events:
-            latencies.append(elapsed)
-        else:  # only the bare decision gives up (its first task was not free): the store decides, untimed
-            missed += 1
-            events = await store.offer(floor.now, agent_id=agent_id)
-        if events:
-            await store.accept(events[0].data["reservation_id"], floor.now)
-        await floor.submit()
-        if n and n % max(1, decisions // 10) == 0:
-            log(f"    {n:,}")
-    total = sum(latencies)
+def summary(latencies: list[float]) -> dict[str, Any]:
+    """Rate (calls over their summed time) and latency percentiles of timed calls."""
     return {
         "decisions": len(latencies),
-        **({"not_decided": missed} if missed else {}),
-        "decisions_per_second": round(len(latencies) / total),
+        "decisions_per_second": round(len(latencies) / sum(latencies)),
         "p50_ms": round(percentile(latencies, 0.50) * 1000, 4),
         "p99_ms": round(percentile(latencies, 0.99) * 1000, 4),
         "mean_ms": round(statistics.fmean(latencies) * 1000, 4),
     }
 
 
-async def evalsha_baseline(client: Any, calls: int) -> dict[str, Any]:
-    """A bare sequential EVALSHA loop: one round trip per call, nothing else."""
-    sha = await client.script_load("return redis.call('INCR', KEYS[1])")
-    key = f"bench:{uuid.uuid4().hex}"
+async def decision_latencies(
+    store: Any, floor: Floor, decisions: int, decide: Decide | None = None
+) -> list[float]:
+    """Time decisions for freed agents on a busy floor: `decide`, by default the store's offer.
+
+    Only the bare decision ever gives up (its first task was not free): the store then decides, untimed.
+    """
+    decide = decide or (lambda agent_id: store.offer(floor.now, agent_id=agent_id))
     latencies = []
-    for _ in range(calls):
+    for _ in range(decisions):
+        agent_id = await floor.finish_someone()
         began = time.perf_counter()
-        await client.evalsha(sha, 1, key)
-        latencies.append(time.perf_counter() - began)
-    await client.delete(key)
-    return {
-        "calls_per_second": round(calls / sum(latencies)),
-        "p50_ms": round(percentile(latencies, 0.5) * 1000, 4),
-        "p99_ms": round(percentile(latencies, 0.99) * 1000, 4),
-    }
+        events = await decide(agent_id)
+        elapsed = time.perf_counter() - began
+        if events:
+            latencies.append(elapsed)
+        else:
+            events = await store.offer(floor.now, agent_id=agent_id)
+        if events:
+            await store.accept(events[0].data["reservation_id"], floor.now)
+        await floor.submit()
+    return latencies
+
+
+async def measure(store: Any, floor: Floor, decisions: int) -> dict[str, Any]:
+    """The store's decisions in ten chunks, with progress."""
+    log(f"  measuring {decisions:,} decisions")
+    latencies: list[float] = []
+    for n in range(10):
+        latencies += await decision_latencies(store, floor, decisions // 10 + (n < decisions % 10))
+        log(f"    {len(latencies):,}")
+    return summary(latencies)
+
+
+class EvalshaLoop:
+    """A bare sequential EVALSHA loop: one round trip per call, nothing else."""
+
+    def __init__(self, client: Any) -> None:
+        self.client, self.key = client, f"bench:{uuid.uuid4().hex}"
+
+    async def __aenter__(self) -> EvalshaLoop:
+        self.sha = await self.client.script_load("return redis.call('INCR', KEYS[1])")
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.client.delete(self.key)
+
+    async def latencies(self, calls: int) -> list[float]:
+        latencies = []
+        for _ in range(calls):
+            began = time.perf_counter()
+            await self.client.evalsha(self.sha, 1, self.key)
+            latencies.append(time.perf_counter() - began)
+        return latencies
 
 
 async def bare_decision(client: Any, floor: Floor) -> Decide:
@@ -183,6 +203,51 @@ async def bare_decision(client: Any, floor: Floor) -> Decide:
     return decide
 
 
+def rate(latencies: list[float]) -> float:
+    return len(latencies) / sum(latencies)
+
+
+async def interleaved(store: Any, floor: Floor, client: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """The store's decisions, the EVALSHA loop (and the bare decision) in alternating rounds.
+
+    The machine's pace drifts from second to second (the other vCPU's load, how deeply an idle vCPU
+    sleeps), and a loop measured a few seconds after another meets a different machine: alternating rounds
+    of a few hundred calls put every loop on the same machine, so each round's ratio compares like with like.
+    """
+    decide = await bare_decision(client, floor) if args.bare else None
+    per_round = max(1, args.decisions // args.rounds)
+    loops: dict[str, list[float]] = {"store": [], "evalsha": [], "bare": []}
+    ratios: dict[str, list[float]] = {"store": [], "bare": []}
+    log(f"  {args.rounds} rounds of {per_round:,} decisions and {per_round:,} EVALSHA calls")
+    async with EvalshaLoop(client) as loop:
+        for n in range(args.rounds):
+            rounds = {"store": await decision_latencies(store, floor, per_round)}
+            rounds["evalsha"] = await loop.latencies(per_round)
+            if decide:
+                rounds["bare"] = await decision_latencies(store, floor, per_round, decide)
+            for name, latencies in rounds.items():
+                loops[name] += latencies
+            for name in ratios:
+                if name in rounds:
+                    ratios[name].append(rate(rounds[name]) / rate(rounds["evalsha"]))
+            log(f"    round {n + 1}: store / EVALSHA {ratios['store'][-1]:.3f}")
+    result = summary(loops["store"])
+    baseline = summary(loops["evalsha"])
+    result["evalsha_baseline"] = {
+        "calls_per_second": baseline["decisions_per_second"],
+        "p50_ms": baseline["p50_ms"],
+        "p99_ms": baseline["p99_ms"],
+    }
+    for name, entry in (("store", result), ("bare", None)):
+        if not ratios[name]:
+            continue
+        if entry is None:
+            entry = result["bare_decision"] = summary(loops[name])
+        entry["ratio_to_evalsha"] = round(rate(loops[name]) / rate(loops["evalsha"]), 3)
+        entry["ratio_median_of_rounds"] = round(statistics.median(ratios[name]), 3)
+    return result
+
+
 async def run_redis(args: argparse.Namespace) -> dict[str, Any]:
     import redis.asyncio as aioredis
 
@@ -196,19 +261,7 @@ async def run_redis(args: argparse.Namespace) -> dict[str, Any]:
         log(f"  dropped {len(await store.drop_other_versions())} function libraries of other versions")
         floor = Floor(store, args.agents, args.skills, args.seed)
         await floor.build(args.tasks)
-        result = await measure(store, floor, args.decisions)
-        if args.bare:
-            log("  the bare decision (bench/bare_decision.lua)")
-            decide = await bare_decision(client, floor)
-            result["bare_decision"] = await measure(store, floor, args.decisions, decide)
-        log("  measuring the bare EVALSHA loop")
-        baseline = await evalsha_baseline(client, args.decisions)
-        result["evalsha_baseline"] = baseline
-        calls_per_second = baseline["calls_per_second"]
-        for entry in (result, result.get("bare_decision")):
-            if entry:
-                entry["ratio_to_evalsha"] = round(entry["decisions_per_second"] / calls_per_second, 3)
-        return result
+        return await interleaved(store, floor, client, args)
     finally:
         async for key in client.scan_iter(match=f"{prefix}*", count=1000):
             await client.delete(key)
@@ -226,6 +279,7 @@ async def main() -> None:
     parser.add_argument("--decisions", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
+    parser.add_argument("--rounds", type=int, default=20, help="Redis: alternating rounds of the loops")
     parser.add_argument("--bare", action="store_true", help="also time the bare decision (the floor)")
     parser.add_argument("--json", action="store_true", help="print only the JSON result")
     args = parser.parse_args()

@@ -106,6 +106,7 @@ from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from routing import policies
 from routing.model import (
@@ -397,7 +398,8 @@ class RedisStore:
         means that) or asked the client to reconnect, with the client's retry policy, and closed with the
         pool when the client closes. A call cancelled half-way, or without a reply after `call_timeout`
         seconds (TimeoutError), drops the connection (redis-py disconnects), so no reply is ever read by the
-        wrong call and a dead peer holds the store's calls for that long at most. Clients without a pool of
+        wrong call and a dead peer holds the store's calls for that long at most (the connection's own
+        socket_timeout is turned off: one timer per call is enough). Clients without a pool of
         their own (cluster, a single connection, a pool of one) take their own path.
         """
         pool = getattr(self.redis, "connection_pool", None)
@@ -406,16 +408,27 @@ class RedisStore:
         async with self._connection_lock:
             if self._connection is None:
                 self._connection = await pool.get_connection()
+                # The store bounds each whole call itself (call_timeout); the connection's own timeouts would
+                # add a task for every write and a timer for every read of the hot path.
+                self._connection.socket_timeout = None
             connection = self._connection
             if connection.is_connected and (connection.should_reconnect() or await _stale(connection)):
                 await connection.disconnect()  # closed by Redis while idle, or told to move: opened anew
 
             async def round_trip() -> Any:
                 async with asyncio.timeout(self.call_timeout):  # a dead peer must not hold every call
-                    await connection.send_packed_command(connection.pack_command(*args))
+                    await connection.send_packed_command(connection.pack_command(*args), check_health=False)
                     return await connection.read_response()
 
-            return await connection.retry.call_with_retry(round_trip, lambda _error: connection.disconnect())
+            if connection.retry.get_retries() > 0:
+                return await connection.retry.call_with_retry(
+                    round_trip, lambda _error: connection.disconnect()
+                )
+            try:  # no retries (redis-py's default): the same, without the retry loop's cost on every call
+                return await round_trip()
+            except (RedisConnectionError, RedisTimeoutError):
+                await connection.disconnect()
+                raise
 
     async def _fcall(self, operation: str, argv: tuple[Any, ...]) -> Any:
         try:
