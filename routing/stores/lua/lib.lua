@@ -56,11 +56,10 @@ local RELEASED = {rejected = 'task.rejected', timed_out = 'task.timed_out', with
 local MATCH_FIELDS = {
   'id', 'state', 'channel', 'queue', 'queued_at', 'targets', 'declined_by', 'only', 'preferred_agent',
 }
--- Every field of an agent's hash, in the order agent_of builds its document from them.
-local AGENT_FIELDS = {
-  'id', 'profile', 'presence', 'away_reason', 'presence_since', 'idle_since', 'tasks', 'offer', 'missed_offers',
-  'last_offered_at', 'lines',
-}
+-- What a decision for an agent reads of it (agent_of(id, true) builds the document from them in this order);
+-- the other fields of its hash are read when an operation needs the whole agent.
+local AGENT_MATCH_FIELDS = {'id', 'profile', 'presence', 'tasks', 'offer', 'lines'}
+local AGENT_OTHER_FIELDS = {'away_reason', 'presence_since', 'idle_since', 'missed_offers', 'last_offered_at'}
 local OTHER_FIELDS = {
   'created_at', 'priority', 'score', 'reservation_id', 'agent_id', 'assigned_at', 'escalation_step', 'seq',
   'entered', 'dver', 'wrap_up_until',
@@ -242,10 +241,12 @@ local function task_of(id, matching)
     -- field reads as false, stored as nil.
     local key = P .. 'task:' .. id
     local v = redis.call('HMGET', key, unpack(MATCH_FIELDS))
+    -- The decoded targets and declined set get their slots now (false until made), so that making them
+    -- does not grow the table.
     doc = v[1] and {
       _key = key, _partial = true, id = v[1], state = v[2] or nil, channel = v[3] or nil, queue = v[4] or nil,
       queued_at = v[5] or nil, targets = v[6] or nil, declined_by = v[7] or nil, only = v[8] or nil,
-      preferred_agent = v[9] or nil,
+      preferred_agent = v[9] or nil, _targets = false, _declined = false,
     }
     docs[id] = doc
   end
@@ -256,18 +257,23 @@ local function task_of(id, matching)
   return doc or nil
 end
 
-local function agent_of(id)
+-- An agent document; `matching` reads only what a decision for the agent needs (a later agent_of(id) reads
+-- the rest), as task_of does.
+local function agent_of(id, matching)
   local docs = cached('agent')
   local doc = docs[id]
   if doc == nil then
     local key = P .. 'agent:' .. id
-    local v = redis.call('HMGET', key, unpack(AGENT_FIELDS))
+    local v = redis.call('HMGET', key, unpack(AGENT_MATCH_FIELDS))
     doc = v[1] and {
-      _key = key, id = v[1], profile = v[2] or nil, presence = v[3] or nil, away_reason = v[4] or nil,
-      presence_since = v[5] or nil, idle_since = v[6] or nil, tasks = v[7] or nil, offer = v[8] or nil,
-      missed_offers = v[9] or nil, last_offered_at = v[10] or nil, lines = v[11] or nil,
+      _key = key, _partial = true, id = v[1], profile = v[2] or nil, presence = v[3] or nil, tasks = v[4] or nil,
+      offer = v[5] or nil, lines = v[6] or nil, _profile = false, _tasks = false,
     }
     docs[id] = doc
+  end
+  if doc and doc._partial and not matching then
+    read_fields(doc, AGENT_OTHER_FIELDS)
+    doc._partial = nil
   end
   return doc or nil
 end

@@ -14,7 +14,7 @@ if mode == 'task' then
     reserve(first_task_for(agent) or task, agent, reservation_id)
   end
 elseif mode == 'agent' then
-  local agent = agent_of(id)
+  local agent = agent_of(id, true)
   -- Ready (in the ready set) is exactly: available with no open offer.
   if agent and agent.presence == 'available' and not agent.offer then
     local task = first_task_for(agent)
