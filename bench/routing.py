@@ -120,11 +120,16 @@ class Floor:
 Decide = Callable[[str], Awaitable[list[RoutingEvent]]]
 
 
+def rate(latencies: list[float]) -> float:
+    """Calls per second over the calls' summed time."""
+    return len(latencies) / sum(latencies)
+
+
 def summary(latencies: list[float]) -> dict[str, Any]:
     """Rate (calls over their summed time) and latency percentiles of timed calls."""
     return {
         "decisions": len(latencies),
-        "decisions_per_second": round(len(latencies) / sum(latencies)),
+        "decisions_per_second": round(rate(latencies)),
         "p50_ms": round(percentile(latencies, 0.50) * 1000, 4),
         "p99_ms": round(percentile(latencies, 0.99) * 1000, 4),
         "mean_ms": round(statistics.fmean(latencies) * 1000, 4),
@@ -218,10 +223,6 @@ async def bare_decision(client: Any, floor: Floor) -> Decide:
     return decide
 
 
-def rate(latencies: list[float]) -> float:
-    return len(latencies) / sum(latencies)
-
-
 async def interleaved(store: Any, floor: Floor, client: Any, args: argparse.Namespace) -> dict[str, Any]:
     """The store's decisions, the EVALSHA loops (and the bare decision) in alternating rounds.
 
@@ -235,7 +236,7 @@ async def interleaved(store: Any, floor: Floor, client: Any, args: argparse.Name
     per_round = max(1, args.decisions // args.rounds)
     names = ["store", "evalsha", "evalsha_store_connection", *(["bare"] if decide else [])]
     loops: dict[str, list[float]] = {name: [] for name in names}
-    ratios: dict[str, list[float]] = {name: [] for name in names if name != "evalsha"}
+    ratios: dict[str, list[float]] = {name: [] for name in ("store", "bare") if name in names}
     log(f"  {args.rounds} rounds of {per_round:,} calls of each loop")
     async with (
         EvalshaLoop(client) as loop,
