@@ -19,16 +19,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent_ui import agent_views, agent_work
 from agent_ui.agent_presence import ConsolePresence
+from agent_ui.socket_auth import socket_user
 from channels import chat
-from contact_center.auth import sessions as auth_sessions
 from contact_center.auth.roles import Role
 from contact_center.customers.view360 import customer_360
 from contact_center.db.models import Conversation, User
 from contact_center.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from contact_center.rate_limit import RateLimiter
 from contact_center.routing_service.config import TransferIn
-from contact_center.web.appkeys import CLOCK, CUSTOMERS, ROUTING, SESSIONS
-from contact_center.web.middlewares import SESSION_COOKIE
+from contact_center.web.appkeys import CLOCK, CUSTOMERS, ROUTING
 from routing.model import Presence
 
 log = logging.getLogger(__name__)
@@ -113,7 +112,7 @@ class AgentNamespace(socketio.AsyncNamespace):
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         """Accept a socket of a logged-in user (session cookie or API token); refuse anyone else."""
-        user = await self._user(environ, auth)
+        user = await socket_user(self.app, environ, auth)
         if user is None:
             raise socketio.exceptions.ConnectionRefusedError("log in first")
         await self.save_session(sid, {"user_id": user.id, "role": user.role})
@@ -329,19 +328,6 @@ class AgentNamespace(socketio.AsyncNamespace):
         if user is None:
             raise NotFound("your user no longer exists")
         return user
-
-    async def _user(self, environ: dict[str, Any], auth: Any) -> User | None:
-        now = self.app[CLOCK].now()
-        token = auth.get("token") if isinstance(auth, dict) else None
-        request = environ.get("aiohttp.request")
-        cookie = request.cookies.get(SESSION_COOKIE) if request is not None else None
-        async with self.app[SESSIONS].begin() as db:
-            if isinstance(token, str) and token:
-                return await auth_sessions.token_user(db, token, now)
-            if cookie:
-                found = await auth_sessions.session_user(db, cookie, now)
-                return found[0] if found else None
-        return None
 
 
 def _supervising(session: Session) -> bool:

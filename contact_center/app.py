@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -19,8 +20,10 @@ from agent_ui import (
     console_pages,
     notification_pushes,
     realtime,
+    supervisor_pages,
     survey_pages,
     ticket_pages,
+    wallboard_namespace,
 )
 from agent_ui.realtime import SIO
 from channels import email as email_channel
@@ -36,6 +39,7 @@ from contact_center.api import customers as customers_api
 from contact_center.api import knowledge as knowledge_api
 from contact_center.api import notifications as notifications_api
 from contact_center.api import openapi
+from contact_center.api import reports as reports_api
 from contact_center.api import routing as routing_api
 from contact_center.api import sla as sla_api
 from contact_center.api import tickets as tickets_api
@@ -119,6 +123,7 @@ def create_app(
         notifications_api.api,
         sla_api.api,
         tickets_api.api,
+        reports_api.api,
         voice_control.api,
         sms.api,
         email_channel.api,
@@ -131,6 +136,7 @@ def create_app(
     app.router.add_routes(chat_pages.routes)
     app.router.add_routes(console_pages.routes)
     app.router.add_routes(ticket_pages.routes)
+    app.router.add_routes(supervisor_pages.routes)
     app.router.add_routes(survey_pages.routes)
     for channel in (voice, sms):
         app.router.add_routes(channel.routes)
@@ -198,7 +204,7 @@ async def _routing(app: web.Application) -> AsyncIterator[None]:
     else:
         store = RedisStore(redis, prefix=app[SETTINGS].redis_prefix + "routing:")
         await store.load_scripts()
-    service = RoutingService(store, app[SESSIONS], app[EVENTS], app[CLOCK])
+    service = RoutingService(store, app[SESSIONS], app[EVENTS], app[CLOCK], ZoneInfo(app[SETTINGS].timezone))
     await service.start(tick_interval=app[TICK_INTERVAL])
     app[ROUTING] = service
     vip_tiers = frozenset(app[SETTINGS].value_model.tier_names[:1])
@@ -278,11 +284,13 @@ async def _tickets(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _realtime(app: web.Application) -> AsyncIterator[None]:
-    """The socket.io namespaces (/chat, /agent) and their pushes of bus events."""
+    """The socket.io namespaces (/chat, /agent, /wallboard) and their pushes of bus events."""
     stops = [chat_namespace.attach(app), agent_pushes.attach(app), notification_pushes.attach(app)]
+    stop_wallboard = wallboard_namespace.attach(app)
     yield
     for stop in stops:
         stop()
+    await stop_wallboard()
     await app[SIO].shutdown()
 
 

@@ -6,6 +6,7 @@ import ipaddress
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -51,6 +52,10 @@ class Settings(BaseSettings):
     )
     public_url: str = Field(default="http://localhost:8080", description="Base URL that Twilio signs.")
     default_region: str = Field(default="US", description="Region for phone numbers written without +.")
+    timezone: str = Field(
+        default="UTC",
+        description="IANA time zone of the business: where report days and weeks begin (e.g. Europe/London).",
+    )
     session_ttl_hours: int = Field(default=12, ge=1, le=24 * 30)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     log_level: str = Field(default="INFO")
@@ -100,6 +105,9 @@ class Settings(BaseSettings):
     )
     chat_messages_per_minute: int = Field(default=30, ge=1, description="Messages a chat socket may send.")
     chat_starts_per_hour: int = Field(default=20, ge=1, description="Chats one address may start per hour.")
+    wallboard_wait_alert_seconds: float = Field(
+        default=120.0, ge=1, le=86_400, description="The wallboard alerts when a contact has waited longer."
+    )
     agent_grace_seconds: float = Field(
         default=30.0,
         ge=0,
@@ -208,6 +216,15 @@ class Settings(BaseSettings):
     def _check_database_url(cls, value: str) -> str:
         if value and not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r}") from None
         return value
 
     @field_validator("redis_url")

@@ -14,6 +14,7 @@ import uuid
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,6 +24,8 @@ from contact_center.clock import Clock
 from contact_center.db.models import Conversation, Queue, RoutingEventRecord, User
 from contact_center.errors import Conflict, NotFound, PermissionDenied
 from contact_center.events import EventBus
+from contact_center.reports.counters import counters_of, merge
+from contact_center.reports.store import add_counters
 from contact_center.routing_service.config import ROUTED_ROLES, agent_profile, queue_config
 from routing.engine import NewTask, RoutingEngine
 from routing.model import Presence, RoutingEvent, Task, TaskState
@@ -32,6 +35,7 @@ from routing.store import RoutingError, RoutingStore
 
 log = logging.getLogger(__name__)
 DEFAULT_QUEUE = "general"
+UTC_ZONE = ZoneInfo("UTC")
 PENDING_GRACE = timedelta(seconds=5)
 STATE_BY_EVENT = {
     "task.queued": "queued",
@@ -52,9 +56,14 @@ class RoutingService:
     """Owns the engine for this process and everything the application does around it."""
 
     def __init__(
-        self, store: RoutingStore, sessions: async_sessionmaker[AsyncSession], bus: EventBus, clock: Clock
+        self,
+        store: RoutingStore,
+        sessions: async_sessionmaker[AsyncSession],
+        bus: EventBus,
+        clock: Clock,
+        zone: ZoneInfo = UTC_ZONE,
     ) -> None:
-        self.sessions, self.bus, self.clock = sessions, bus, clock
+        self.sessions, self.bus, self.clock, self.zone = sessions, bus, clock, zone
         self.engine = RoutingEngine(store, lambda: clock.now().timestamp())
         self.statistics = LiveStatistics(target_seconds=self._target_seconds)
         self._targets: dict[str, float] = {}
@@ -408,9 +417,9 @@ class RoutingService:
                     self._pending.task_done()
 
     async def _store(self, batch: list[RoutingEvent]) -> None:
-        """The batch's rows and the conversations' routing state, in one transaction of plain statements
-        (one multi-row INSERT, one UPDATE per state change): the ORM's unit of work cost more than the rest
-        of routing on the offer path."""
+        """The batch's rows, the conversations' routing state and the interval counters, in one transaction of
+        plain statements (one multi-row INSERT, one UPDATE per state change, one upsert per counter row): the
+        ORM's unit of work cost more than the rest of routing on the offer path."""
         async with self.sessions.begin() as db:
             await db.execute(
                 insert(RoutingEventRecord),
@@ -433,6 +442,21 @@ class RoutingService:
                         .where(Conversation.task_id == event.task_id)
                         .values(_conversation_changes(event))
                     )
+            await add_counters(db, merge(self._counter_changes(batch)))
+
+    def _counter_changes(self, batch: list[RoutingEvent]) -> list[Any]:
+        changes = []
+        for event in batch:
+            changes += counters_of(
+                event.kind,
+                event.at,
+                event.queue,
+                event.agent_id,
+                event.data,
+                target_seconds=self._target_seconds,
+                zone=self.zone,
+            )
+        return changes
 
 
 def _conversation_changes(event: RoutingEvent) -> dict[str, Any]:

@@ -300,7 +300,7 @@ class MemoryStore:
                 task_id=task.id,
                 agent_id=from_agent.id if from_agent else None,
                 queue=task.queue,
-                data={"to_queue": queue, "to_agent": agent_id, "note": note},
+                data={"to_queue": queue, "to_agent": agent_id, "note": note, "channel": task.channel},
             )
         ]
 

@@ -48,5 +48,5 @@ end
 enter_lines(task)
 schedule_deadline(task, config)
 emit('task.transferred', id, from_agent and from_agent.id or nil, name,
-  O('to_queue', queue, 'to_agent', agent_id, 'note', note))
+  O('to_queue', queue, 'to_agent', agent_id, 'note', note, 'channel', task.channel))
 return done()

@@ -1,0 +1,1 @@
+"""Statistics and reports: interval counters kept from routing events, reports, staffing."""

@@ -1,0 +1,40 @@
+"""Adding counter changes to `interval_stats`: one upsert per row, in the caller's transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contact_center.db.models.statistics import IntervalStat
+from contact_center.reports.counters import CounterKey, Increments
+
+_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+async def add_counters(db: AsyncSession, rows: dict[CounterKey, Increments]) -> None:
+    """Add each row's increments (creating the row if new). Runs inside the caller's transaction, so the
+    counters change exactly when the events that caused them are stored."""
+    if not rows:
+        return
+    insert = _INSERTS[db.bind.dialect.name]
+    table = IntervalStat.__table__
+    for key, increments in sorted(rows.items(), key=lambda item: _order(item[0])):
+        values = {
+            "interval_start": key.interval_start,
+            "queue": key.queue,
+            "channel": key.channel,
+            "agent_id": key.agent_id,
+            "local_day": key.local_day,
+            **increments,
+        }
+        statement = insert(table).values(values)
+        statement = statement.on_conflict_do_update(
+            index_elements=["interval_start", "queue", "channel", "agent_id"],
+            set_={name: table.c[name] + statement.excluded[name] for name in increments},
+        )
+        await db.execute(statement)
+
+
+def _order(key: CounterKey) -> tuple[object, ...]:
+    # a fixed order of row locks, so two processes adding to the same rows cannot deadlock
+    return (key.interval_start, key.queue, key.channel, key.agent_id)
