@@ -284,11 +284,14 @@ class WallboardNamespace(socketio.AsyncNamespace):
         return {"ok": True, **result}
 
     async def _send_snapshot(self, sid: str) -> None:
+        wallboard = self.app[BOARD]
         try:
-            snapshot = await self.app[BOARD].current()
+            snapshot = await wallboard.current()
         except Exception:
             log.exception("the wallboard could not be computed")
             return
+        if wallboard.last is None:
+            wallboard.last = snapshot  # later pushes are deltas from what this socket was sent
         await self.emit("wallboard:snapshot", snapshot, to=sid)
 
 
