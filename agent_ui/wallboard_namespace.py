@@ -39,7 +39,8 @@ from contact_center.events import Event
 from contact_center.rate_limit import RateLimiter
 from contact_center.reports.live import BoardInputs, board, delta
 from contact_center.routing_service.config import TransferIn
-from contact_center.web.appkeys import CLOCK, EVENTS, ROUTING, SETTINGS
+from contact_center.users import service as users
+from contact_center.web.appkeys import CLOCK, EVENTS, ROUTING, SESSIONS, SETTINGS
 from routing.model import Presence
 
 log = logging.getLogger(__name__)
@@ -188,6 +189,16 @@ class WallboardNamespace(socketio.AsyncNamespace):
         async def work(session: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
             body = parse(AgentPresenceIn, data)
             await self.app[ROUTING].set_presence(body.agent_id, body.state, body.reason)
+            async with self.app[SESSIONS].begin() as db:
+                users.audit(
+                    db,
+                    session["user_id"],
+                    "agent.presence",
+                    "user",
+                    body.agent_id,
+                    body.model_dump(mode="json", exclude={"agent_id"}),
+                    self.app[CLOCK].now(),
+                )
             self.app[BOARD].changed()
             return {}
 

@@ -91,6 +91,7 @@ function wireSocket() {
     renderCapacity();
   });
   socket.on("presence", (presence) => setPresence(presence, true));
+  socket.on("whisper", (whisper) => toast(`${whisper.from} (whisper): ${whisper.text}`, "whisper", 15000));
   socket.on("offer", (offer) => addOffer(offer, true));
   socket.on("offer:ended", (data) => endOffer(data.reservation_id, data.reason));
   socket.on("conversation:assigned", (summary) => { addConversation(summary, { focus: true }); renderCapacity(); });

@@ -1,6 +1,6 @@
 // The wallboard: the /wallboard socket sends the whole board, then the rows that changed; times in state and
 // waits tick here every second from the timestamps the server sent. Names are set with textContent only.
-import { $, api, clear, clock, el, learnSkew, now, show, toast } from "./util.js";
+import { $, api, channelName, clear, clock, el, learnSkew, now, setCsrf, show, toast } from "./util.js";
 
 const board = { queues: {}, agents: {}, summary: null, alerts: [] };
 const STATE_LABEL = { available: "Available", ringing: "Ringing", busy: "Busy", away: "Away", offline: "Offline" };
@@ -75,7 +75,7 @@ function renderQueues() {
   const rows = Object.entries(board.queues).sort(([a], [b]) => a.localeCompare(b));
   for (const [key, row] of rows) {
     const all = row.channel === "all";
-    const name = all ? row.queue : row.channel;
+    const name = all ? row.queue : channelName(row.channel);
     const tr = el("tr", { class: all ? "wb-queue-row" : "wb-channel-row", attrs: { "data-key": key } }, [
       el("th", { attrs: { scope: "row" } }, [el("span", { class: all ? "wb-queue-name" : `wb-channel ch-text-${row.channel}`, text: name })]),
       el("td", { class: "wb-num wb-waiting", text: row.waiting }),
@@ -192,7 +192,6 @@ async function main() {
   $("sign-out").addEventListener("click", async () => {
     try {
       const me = await api("GET", "/api/auth/me");
-      const { setCsrf } = await import("./util.js");
       setCsrf(me.csrf_token);
       await api("POST", "/api/auth/logout");
     } catch (_) { /* the session may be gone already */ }
