@@ -19,6 +19,7 @@ EXPECTED = {
     "GET /agent": "public",  # the console; sends anyone without a session to /login
     "GET /tickets": "public",  # the ticket screens; sends anyone without a session to /login
     "GET /tickets/{id}": "public",
+    "GET /wallboard": "public",  # checks the session itself: /login without one, 403 for agents
     "GET /api/openapi.json": "public",
     "POST /api/auth/login": "public",
     "POST /api/auth/logout": "agent",
@@ -65,6 +66,7 @@ EXPECTED = {
     "POST /api/queues": "admin",
     "PUT /api/queues/{id}": "admin",
     "GET /api/routing/queues": "supervisor",
+    "GET /api/reports/intervals": "supervisor",
     "GET /api/routing/me": "agent",
     "GET /api/routing/agents": "agent",
     "POST /api/routing/presence": "agent",
