@@ -61,6 +61,7 @@ def demo(host: str, port: int, customers: int, no_traffic: bool) -> None:
     click.echo(
         f"  Agent console  {base}/agent  (log in as alice: offers arrive as simulated customers write)"
     )
+    click.echo(f"  Wallboard      {base}/wallboard  (log in as sam, the supervisor)")
     for line in stand_ins.describe():
         click.echo(f"  {line}")
     click.echo(f"\nLogins (password for all: {DEMO_PASSWORD}):")
