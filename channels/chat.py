@@ -13,6 +13,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -35,6 +36,7 @@ from contact_center.db.models import (
 from contact_center.errors import Conflict, InvalidInput, NotFound
 from contact_center.intake import SNIPPET, InboundContact
 from contact_center.language import detect_language
+from contact_center.reports.store import count_rating
 from contact_center.web.appkeys import CLOCK, EVENTS, INTAKE, ROUTING, SESSIONS, SETTINGS, TICKETS
 
 log = logging.getLogger(__name__)
@@ -339,12 +341,22 @@ async def rate(app: web.Application, visitor: str, conversation_id: int, rating:
                 select(SatisfactionRating).where(SatisfactionRating.conversation_id == conversation.id)
             )
         ).scalar_one_or_none()
+        zone = ZoneInfo(app[SETTINGS].timezone)
+        where = {
+            "queue": conversation.queue,
+            "agent_id": conversation.agent_id,
+            "channel": "chat",
+            "zone": zone,
+        }
         if row is None:
             row = SatisfactionRating(
                 conversation_id=conversation.id, customer_id=conversation.customer_id, channel="chat"
             )
             db.add(row)
+        else:
+            await count_rating(db, at=row.created_at, score=row.score, withdraw=True, **where)
         row.score, row.comment, row.created_at = rating.score, rating.comment, now
+        await count_rating(db, at=now, score=rating.score, **where)
     await app[EVENTS].publish(
         "satisfaction.rated",
         {"conversation_id": conversation_id, "score": rating.score, "channel": "chat"},

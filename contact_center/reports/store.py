@@ -1,14 +1,19 @@
-"""Adding counter changes to `interval_stats`: one upsert per row, in the caller's transaction."""
+"""Adding to `interval_stats`: counter changes (one upsert per row, in the caller's transaction), ratings."""
 
 from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contact_center.db.models.statistics import IntervalStat
-from contact_center.reports.counters import CounterKey, Increments
+from contact_center.reports.counters import NO_AGENT, CounterKey, Increments
+from contact_center.reports.intervals import interval_start, local_day
 
 _INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+NO_QUEUE = "(none)"
 
 
 async def add_counters(db: AsyncSession, rows: dict[CounterKey, Increments]) -> None:
@@ -38,3 +43,22 @@ async def add_counters(db: AsyncSession, rows: dict[CounterKey, Increments]) -> 
 def _order(key: CounterKey) -> tuple[object, ...]:
     # a fixed order of row locks, so two processes adding to the same rows cannot deadlock
     return (key.interval_start, key.queue, key.channel, key.agent_id)
+
+
+async def count_rating(
+    db: AsyncSession,
+    *,
+    at: datetime,
+    queue: str | None,
+    channel: str,
+    agent_id: int | None,
+    score: int,
+    zone: ZoneInfo,
+    withdraw: bool = False,
+) -> None:
+    """Count a satisfaction rating in the interval it was given, for the contact's queue, channel and agent
+    (`withdraw=True` takes back a rating that a newer one replaces)."""
+    start = interval_start(at)
+    key = CounterKey(start, queue or NO_QUEUE, channel, agent_id or NO_AGENT, local_day(start, zone))
+    sign = -1 if withdraw else 1
+    await add_counters(db, {key: {"rated": sign, "rating_sum": sign * score}})

@@ -16,12 +16,14 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contact_center.db.models import Conversation, CustomerIdentity, Ticket, TicketConversation, TicketSurvey
 from contact_center.errors import Conflict, NotFound
+from contact_center.reports.store import count_rating
 from contact_center.tickets.notify import Notice, recipients, record
 from contact_center.tickets.ports import SurveyInvite
 from contact_center.tickets.service import SYSTEM, Effects, TicketService, writable_conversation
@@ -158,6 +160,7 @@ class Surveys:
             if survey.expires_at <= now:
                 raise Conflict("this survey has expired")
             survey.score, survey.comment, survey.answered_at = score, comment.strip(), now
+            await self._count(db, ticket, score, now)
             effects = Effects(ticket.id)
             db.add(
                 service._event(
@@ -175,6 +178,19 @@ class Surveys:
             effects.events.append(("ticket.survey", {"ticket_id": ticket.id, "score": score}))
         await service._after(effects)
         return SurveyResult(survey_id, ticket.id, score, reopened, escalated)
+
+    async def _count(self, db: AsyncSession, ticket: Ticket, score: int, now: datetime) -> None:
+        """Count the rating for the ticket's queue and assignee, and its conversation's channel."""
+        conversation = await db.get(Conversation, ticket.conversation_id) if ticket.conversation_id else None
+        await count_rating(
+            db,
+            at=now,
+            queue=ticket.queue or (conversation.queue if conversation else None),
+            channel=conversation.channel if conversation else "ticket",
+            agent_id=ticket.assignee_id,
+            score=score,
+            zone=ZoneInfo(self.service.settings.timezone),
+        )
 
     async def _recover(
         self, db: AsyncSession, ticket: Ticket, survey: TicketSurvey, effects: Effects, now: datetime

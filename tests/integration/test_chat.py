@@ -291,7 +291,7 @@ async def test_with_nobody_to_chat_the_offline_form_becomes_a_ticket_and_an_emai
     assert (bad["ok"], bad["error"]) == (False, "invalid") and "email" in bad["message"]
 
 
-async def test_the_customer_rates_the_chat_and_may_change_the_rating(client, staff, sockets):
+async def test_the_customer_rates_the_chat_and_may_change_the_rating(client, staff, sockets, clock):
     app = client.server.app
     await agent_ready(client, staff)
     customer, session = await started(client, sockets)
@@ -308,6 +308,11 @@ async def test_the_customer_rates_the_chat_and_may_change_the_rating(client, sta
         conversation = await db.get(Conversation, conversation_id)
     assert (rating.score, rating.comment) == (5, "Quick!")
     assert conversation.status == "closed"
+    day = clock.now().date().isoformat()  # the report counts the rating once, at its latest score
+    supervisor = bearer(staff["supervisor"]["token"])
+    report = await client.get("/api/reports/intervals", params={"from": day, "to": day}, headers=supervisor)
+    totals = (await report.json())["totals"]
+    assert (totals["rated"], totals["satisfaction"]) == (1, 5.0)
     await settle(app)
     async with app[SESSIONS]() as db:
         assert (await db.get(Conversation, conversation_id)).routing_state == "abandoned"  # left the queue

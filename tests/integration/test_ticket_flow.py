@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from contact_center.db.models import Notification, SlaPolicy, Ticket, TicketEscalation
-from contact_center.web.appkeys import EVENTS, ROUTING, SESSIONS, TICKET_TIMERS
+from contact_center.web.appkeys import CLOCK, EVENTS, ROUTING, SESSIONS, TICKET_TIMERS
 from tests.conftest import bearer
 from tests.email_fixtures import email_client, email_settings, sink  # noqa: F401  (fixtures)
 from tests.integration.test_chat import agent_ready, sockets, started  # noqa: F401  (fixture)
@@ -269,6 +269,13 @@ async def test_an_sms_survey_is_answered_by_replying_a_number(twilio_client, twi
     assert detail["surveys"][0]["score"] == 1 and detail["surveys"][0]["comment"] == "still nothing"
     assert (detail["status"], detail["escalation_causes"]) == ("escalated", ["survey:low:1"])
     assert "customer_replied" not in [e["action"] for e in detail["history"]]  # the rating is no new contact
+    day = app[CLOCK].now().date().isoformat()
+    supervisor = bearer(staff["supervisor"]["token"])
+    report = await twilio_client.get(
+        "/api/reports/intervals", params={"from": day, "to": day, "by": "channel"}, headers=supervisor
+    )
+    [row] = [row for row in (await report.json())["rows"] if row["rated"]]
+    assert (row["channel"], row["rated"], row["satisfaction"]) == ("sms", 1, 1.0)
     async with app[SESSIONS]() as db:
         answer = (await db.execute(select(Message).where(Message.external_id == "SM901"))).scalar_one()
         routed = await db.get(Conversation, conversation.id)
