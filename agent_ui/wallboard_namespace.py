@@ -2,7 +2,8 @@
 
 Only supervisors and administrators may connect. Each socket gets `wallboard:snapshot` (the whole board) on
 connecting and `wallboard:delta` (the queue and agent rows that changed) after routing events, at most
-`MAX_UPDATES_PER_SECOND` times a second: events close together are computed once. Every
+`MAX_UPDATES_PER_SECOND` times a second: events close together are computed once, and nothing is computed
+while no wallboard is open (embedded; scaled out, the process cannot see other processes' sockets). Every
 `FULL_REFRESH_SECONDS` a fresh snapshot goes out anyway, so a board stays right when another process pushed
 the last change. The board is computed by the process that published the event (`mine`), from the shared
 routing store and database, so all processes agree.
@@ -40,7 +41,7 @@ from contact_center.rate_limit import RateLimiter
 from contact_center.reports.live import BoardInputs, board, delta
 from contact_center.routing_service.config import TransferIn
 from contact_center.users import service as users
-from contact_center.web.appkeys import CLOCK, EVENTS, ROUTING, SESSIONS, SETTINGS
+from contact_center.web.appkeys import CLOCK, EVENTS, REDIS, ROUTING, SESSIONS, SETTINGS
 from routing.model import Presence
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ class Wallboard:
     def __init__(self, app: web.Application) -> None:
         self.app = app
         self.last: dict[str, Any] | None = None
+        self.viewers = 0  # wallboard sockets on this process
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -112,8 +114,20 @@ class Wallboard:
             return await board(db, inputs)
 
     def changed(self) -> None:
-        """Something on the board may have changed: push it soon."""
-        self._changed.set()
+        """Something on the board may have changed: push it soon. Embedded, only while a wallboard is open;
+        scaled out, always (the boards open on other processes are not counted here)."""
+        if self.viewers > 0 or self.app.get(REDIS) is not None:
+            self._changed.set()
+
+    def opened(self) -> None:
+        """A wallboard socket connected to this process."""
+        self.viewers += 1
+
+    def closed(self) -> None:
+        """A wallboard socket of this process went away; with none left, the next board is sent whole."""
+        self.viewers = max(0, self.viewers - 1)
+        if self.viewers == 0 and self.app.get(REDIS) is None:
+            self.last = None
 
     async def push(self, *, full: bool = False) -> None:
         """Compute the board and emit what changed (or all of it) to every wallboard."""
@@ -173,11 +187,14 @@ class WallboardNamespace(socketio.AsyncNamespace):
             raise socketio.exceptions.ConnectionRefusedError("the wallboard is for supervisors")
         await self.save_session(sid, {"user_id": user.id, "name": user.display_name})
         await self.enter_room(sid, ROOM)
+        self.app[BOARD].opened()
         self.server.start_background_task(self._send_snapshot, sid)
 
     async def on_disconnect(self, sid: str, *_: Any) -> None:
-        """Forget the socket's rate limit."""
+        """Forget the socket and its rate limit."""
         self.limiter.forget(sid)
+        if await self.get_session(sid):
+            self.app[BOARD].closed()
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         """Events are named `agent:presence` etc. on the wire; their handlers `on_agent_presence`."""
