@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -21,7 +22,8 @@ from contact_center.customers.identity import normalise_email
 from contact_center.db.models import Conversation, Message, Ticket, TicketConversation
 from contact_center.errors import Conflict, InvalidInput, NotFound
 from contact_center.events import EventBus
-from contact_center.web.appkeys import CLOCK, EVENTS, ROUTING, SESSIONS, TICKETS
+from contact_center.reports.store import count_wrap_up
+from contact_center.web.appkeys import CLOCK, EVENTS, ROUTING, SESSIONS, SETTINGS, TICKETS
 
 MAX_TEXT = 20_000
 
@@ -138,6 +140,7 @@ async def wrap_up(app: web.Application, user_id: int, body: WrapUpIn, *, supervi
         await db.execute(select(Conversation.id).where(Conversation.id == conversation.id).with_for_update())
         if conversation.agent_id != user_id and not supervisor:
             raise Conflict("this contact is handled by another agent")
+        await _count_codes(app, db, conversation, body, now)
         conversation.disposition, conversation.contact_reason = body.disposition, body.reason
         conversation.wrap_up_note, conversation.wrapped_by, conversation.wrapped_at = body.note, user_id, now
         if body.ticket is not None:
@@ -153,6 +156,21 @@ async def wrap_up(app: web.Application, user_id: int, body: WrapUpIn, *, supervi
     if opened is not None:
         await app[TICKETS].after_commit_of(opened)
     return WrapUpResult(conversation.id, ticket_id)
+
+
+async def _count_codes(
+    app: web.Application, db: AsyncSession, conversation: Conversation, body: WrapUpIn, now: datetime
+) -> None:
+    """The wrap-up's codes in the contact-reason figures. A correction (a second wrap-up of the same contact:
+    nothing answered since the first) takes the old codes back."""
+    zone = ZoneInfo(app[SETTINGS].timezone)
+    where = {"queue": conversation.queue, "channel": conversation.channel, "zone": zone}
+    answered = conversation.answered_at
+    if conversation.wrapped_at is not None and (answered is None or conversation.wrapped_at >= answered):
+        old = {"disposition": conversation.disposition, "contact_reason": conversation.contact_reason}
+        await count_wrap_up(db, at=conversation.wrapped_at, codes=old, withdraw=True, **where)
+    new = {"disposition": body.disposition, "contact_reason": body.reason}
+    await count_wrap_up(db, at=now, codes=new, **where)
 
 
 def _ticket_of_form(form: TicketIn, conversation: Conversation, user_id: int, now: datetime) -> Ticket:

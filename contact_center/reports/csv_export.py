@@ -19,11 +19,12 @@ def safe_cell(value: Any) -> Any:
     return "" if value is None else value
 
 
-def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """The CSV document for a header and rows."""
+def csv_text(header: Sequence[str] | None, rows: Iterable[Sequence[Any]]) -> str:
+    """The CSV text of a header (None: rows only, for a streamed file) and rows."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
+    if header is not None:
+        writer.writerow(header)
     for row in rows:
         writer.writerow([safe_cell(value) for value in row])
     return buffer.getvalue()

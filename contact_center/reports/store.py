@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contact_center.db.models.statistics import IntervalStat
+from contact_center.db.models.statistics import IntervalStat, ReasonStat
 from contact_center.reports.counters import NO_AGENT, CounterKey, Increments
 from contact_center.reports.intervals import interval_start, local_day
 
@@ -62,3 +62,35 @@ async def count_rating(
     key = CounterKey(start, queue or NO_QUEUE, channel, agent_id or NO_AGENT, local_day(start, zone))
     sign = -1 if withdraw else 1
     await add_counters(db, {key: {"rated": sign, "rating_sum": sign * score}})
+
+
+async def count_wrap_up(
+    db: AsyncSession,
+    *,
+    at: datetime,
+    queue: str | None,
+    channel: str,
+    codes: dict[str, str | None],
+    zone: ZoneInfo,
+    withdraw: bool = False,
+) -> None:
+    """Count a wrap-up's codes ({"disposition": ..., "contact_reason": ...}) on its local day (`withdraw=True`
+    takes back the codes of a wrap-up that a correction replaces)."""
+    insert = _INSERTS[db.bind.dialect.name]
+    table = ReasonStat.__table__
+    for kind, code in sorted(codes.items()):
+        if not code:
+            continue
+        statement = insert(table).values(
+            local_day=at.astimezone(zone).date(),
+            queue=queue or NO_QUEUE,
+            channel=channel,
+            kind=kind,
+            code=code,
+            contacts=-1 if withdraw else 1,
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=["local_day", "queue", "channel", "kind", "code"],
+            set_={"contacts": table.c.contacts + statement.excluded.contacts},
+        )
+        await db.execute(statement)

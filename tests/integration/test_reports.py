@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from contact_center.clock import ManualClock
 from contact_center.web.appkeys import ROUTING
 from tests.conftest import bearer
+from tests.integration.test_chat import sockets  # noqa: F401  (a fixture)
 
 COUNTERS = ("offered", "answered", "answered_in_target", "abandoned", "abandoned_after_target", "handled")
 
@@ -184,3 +186,155 @@ async def test_reports_are_for_supervisors_and_refuse_ranges_they_cannot_answer_
     assert backwards.status == 422
     unknown = await client.get("/api/reports/intervals", params={**query, "by": "colour"}, headers=supervisor)
     assert unknown.status == 422
+
+
+# --- contact reasons, complaints, the raw export, staffing ------------------------------------------------
+
+
+async def test_contact_reasons_count_each_wrap_up_once_even_when_corrected(client, staff, sessions, sockets):  # noqa: F811
+    from contact_center.db.models import WrapUpCode
+
+    async with sessions.begin() as db:
+        db.add_all(
+            [
+                WrapUpCode(kind="disposition", code="resolved", label="Resolved", position=1),
+                WrapUpCode(kind="contact_reason", code="delivery", label="Where is my order", position=1),
+                WrapUpCode(kind="contact_reason", code="billing", label="Billing question", position=2),
+            ]
+        )
+    agent, supervisor = bearer(staff["agent"]["token"]), bearer(staff["supervisor"]["token"])
+    console = await sockets(client, "/agent", auth={"token": staff["agent"]["token"]})
+    await presence(client, agent, "available")
+    contact_ = await contact(client, supervisor, "+14155550191")
+    me = await (await client.get("/api/routing/me", headers=agent)).json()
+    assert (await client.post(f"/api/routing/offers/{me['offer']}/accept", headers=agent)).status == 200
+    assert (
+        await client.post(f"/api/routing/tasks/{contact_['task_id']}/complete", headers=agent)
+    ).status == 204
+    form = {"task_id": contact_["task_id"], "disposition": "resolved", "reason": "delivery"}
+    assert (await console.call("wrapup:submit", form))["ok"]
+    corrected = await console.call("wrapup:submit", {**form, "reason": "billing"})
+    assert corrected["ok"], corrected
+    day = "2026-03-28"
+    data = await (
+        await client.get("/api/reports/reasons", params={"from": day, "to": day}, headers=supervisor)
+    ).json()
+    assert data["totals"] == [
+        {"kind": "contact_reason", "code": "billing", "label": "Billing question", "contacts": 1},
+        {"kind": "disposition", "code": "resolved", "label": "Resolved", "contacts": 1},
+    ]
+    csv_answer = await client.get(
+        "/api/reports/reasons", params={"from": day, "to": day, "format": "csv"}, headers=supervisor
+    )
+    rows = list(csv.DictReader(io.StringIO(await csv_answer.text())))
+    assert sum(int(row["contacts"]) for row in rows) == 2
+
+
+async def test_complaints_by_category_with_escalation_and_resolution(client, staff, clock):
+    supervisor = bearer(staff["supervisor"]["token"])
+    customer = await contact(client, supervisor, "+14155550192")
+    tickets = []
+    for subject, category in (
+        ("Broken kettle", "complaint"),
+        ("Rude agent", "complaint"),
+        ("Invoice copy", "inquiry"),
+    ):
+        created = await client.post(
+            "/api/tickets",
+            json={"customer_id": customer["customer_id"], "subject": subject, "category": category},
+            headers=supervisor,
+        )
+        assert created.status == 201, await created.text()
+        tickets.append(await created.json())
+    escalated = await client.post(
+        f"/api/tickets/{tickets[0]['id']}/escalate", json={"reason": "angry"}, headers=supervisor
+    )
+    assert escalated.status == 200, await escalated.text()
+    clock.advance(seconds=3 * 3600)
+    resolved = await client.post(
+        f"/api/tickets/{tickets[1]['id']}/actions",
+        json={"action": "resolve", "reason": "apologised"},
+        headers=supervisor,
+    )
+    assert resolved.status == 200, await resolved.text()
+    data = await (
+        await client.get(
+            "/api/reports/complaints", params={"from": "2026-03-28", "to": "2026-03-29"}, headers=supervisor
+        )
+    ).json()
+    rows = {row["category"]: row for row in data["rows"]}
+    assert (rows["complaint"]["opened"], rows["complaint"]["escalated"], rows["complaint"]["resolved"]) == (
+        2,
+        1,
+        1,
+    )
+    assert (
+        rows["complaint"]["escalation_rate"] == 0.5 and rows["complaint"]["average_hours_to_resolve"] == 3.0
+    )
+    assert (rows["inquiry"]["opened"], rows["inquiry"]["resolved"]) == (1, 0)
+    exported = await client.get(
+        "/api/reports/complaints",
+        params={"from": "2026-03-28", "to": "2026-03-29", "format": "csv"},
+        headers=supervisor,
+    )
+    assert sum(int(row["opened"]) for row in csv.DictReader(io.StringIO(await exported.text()))) == 3
+
+
+async def test_the_raw_export_has_one_row_per_conversation_as_csv_and_as_json_pages(client, history):
+    query = {"from": "2026-03-28", "to": "2026-03-29"}
+    exported = await client.get(
+        "/api/reports/conversations", params={**query, "format": "csv"}, headers=history
+    )
+    assert exported.status == 200 and "attachment" in exported.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(await exported.text())))
+    assert len(rows) == 4 and [row["queue"] for row in rows] == ["general"] * 4
+    assert [row["routing_state"] for row in rows] == ["done", "done", "abandoned", "abandoned"]
+    assert [float(row["wait_seconds"]) for row in rows] == [12.0, 30.0, 45.0, 5.0]
+    first = await (
+        await client.get("/api/reports/conversations", params={**query, "limit": 3}, headers=history)
+    ).json()
+    assert len(first["rows"]) == 3 and first["next_after_id"] == first["rows"][-1]["id"]
+    rest = await (
+        await client.get(
+            "/api/reports/conversations",
+            params={**query, "limit": 3, "after_id": first["next_after_id"]},
+            headers=history,
+        )
+    ).json()
+    assert len(rest["rows"]) == 1 and rest["next_after_id"] is None
+
+
+async def test_staffing_forecasts_from_the_same_weekday_of_past_weeks(client, staff, sessions):
+    from contact_center.reports.counters import CounterKey
+    from contact_center.reports.store import add_counters
+    from routing.erlang import staffing
+
+    supervisor = bearer(staff["supervisor"]["token"])
+    # Four past Mondays at 09:00 London (BST after 29 March): 8, 12, 10, 10 contacts, 200 s handle time.
+    london = ZoneInfo("Europe/London")
+    async with sessions.begin() as db:
+        for weeks_back, offered in zip((1, 2, 3, 4), (8, 12, 10, 10), strict=True):
+            day = date(2026, 4, 13) - timedelta(weeks=weeks_back)
+            start = datetime(day.year, day.month, day.day, 9, tzinfo=london).astimezone(UTC)
+            key = CounterKey(start, "general", "voice", 0, day)
+            await add_counters(
+                db, {key: {"offered": offered, "handled": offered, "handle_seconds": 200.0 * offered}}
+            )
+    answer = await client.get(
+        "/api/reports/staffing", params={"queue": "general", "day": "2026-04-13"}, headers=supervisor
+    )
+    assert answer.status == 200, await answer.text()
+    data = await answer.json()
+    assert data["weeks"] == ["2026-04-06", "2026-03-30", "2026-03-23", "2026-03-16"]
+    assert len(data["rows"]) == 96
+    nine = next(row for row in data["rows"] if row["start"] == "2026-04-13T09:00:00+01:00")
+    assert nine["contacts"] == 10.0 and nine["aht_seconds"] == 200.0
+    expected = staffing(40.0, 200.0, 0.8, 20.0)  # 10 per 15 minutes, the default queue's 80% in 20 s
+    assert nine["agents_erlang_c"] == expected.agents
+    quiet = next(row for row in data["rows"] if row["start"] == "2026-04-13T03:00:00+01:00")
+    assert (quiet["contacts"], quiet["agents_erlang_c"]) == (0.0, 0)
+    assert data["totals"]["contacts"] == 10.0 and data["patience_seconds"] is None
+    missing = await client.get(
+        "/api/reports/staffing", params={"queue": "nope", "day": "2026-04-13"}, headers=supervisor
+    )
+    assert missing.status == 404

@@ -14,7 +14,7 @@ from contact_center.db.models.email import EmailOutbox, EmailSuppression
 from contact_center.db.models.orders import Order, OrderItem
 from contact_center.db.models.queues import Queue
 from contact_center.db.models.satisfaction import SatisfactionRating
-from contact_center.db.models.statistics import IntervalStat
+from contact_center.db.models.statistics import IntervalStat, ReasonStat
 from contact_center.db.models.telephony import SmsOptOut, VoiceCall, WebhookReceipt
 from contact_center.db.models.tickets import (
     BusinessCalendar,
@@ -54,6 +54,7 @@ __all__ = [
     "Order",
     "OrderItem",
     "Queue",
+    "ReasonStat",
     "RoutingEventRecord",
     "SatisfactionRating",
     "Session",

@@ -61,3 +61,16 @@ class IntervalStat(Base):
         Index("ix_interval_stats_local_day", "local_day"),
         Index("ix_interval_stats_agent_day", "agent_id", "local_day"),
     )
+
+
+class ReasonStat(Base):
+    """Contacts wrapped up per local day, queue and channel with one disposition or contact reason code."""
+
+    __tablename__ = "reason_stats"
+
+    local_day: Mapped[date] = mapped_column(Date, primary_key=True)
+    queue: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # "disposition" or "contact_reason"
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    contacts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

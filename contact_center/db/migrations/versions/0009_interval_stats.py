@@ -1,4 +1,4 @@
-"""interval statistics: additive counters per 15 minutes, queue, channel and agent
+"""interval statistics: counters per 15 minutes, queue, channel and agent; wrap-up codes per day
 
 Revision ID: 0009
 Revises: 0008
@@ -48,9 +48,22 @@ def upgrade() -> None:
     )
     op.create_index("ix_interval_stats_local_day", "interval_stats", ["local_day"])
     op.create_index("ix_interval_stats_agent_day", "interval_stats", ["agent_id", "local_day"])
+    op.create_table(
+        "reason_stats",
+        sa.Column("local_day", sa.Date(), nullable=False),
+        sa.Column("queue", sa.String(length=64), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("code", sa.String(length=64), nullable=False),
+        sa.Column("contacts", sa.Integer(), server_default="0", nullable=False),
+        sa.PrimaryKeyConstraint(
+            "local_day", "queue", "channel", "kind", "code", name=op.f("pk_reason_stats")
+        ),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("reason_stats")
     op.drop_index("ix_interval_stats_agent_day", table_name="interval_stats")
     op.drop_index("ix_interval_stats_local_day", table_name="interval_stats")
     op.drop_table("interval_stats")
