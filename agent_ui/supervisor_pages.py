@@ -1,7 +1,8 @@
-"""The supervisors' wallboard page, /wallboard, for supervisors and administrators.
+"""The supervisors' pages, for supervisors and administrators: /wallboard and /reports.
 
-The page is static HTML and a script (static/console/wallboard.js) that opens the /wallboard socket.io
-namespace; `?tv=1` starts it in the full-screen TV layout. Agents who open it are told it is not for them.
+Each is static HTML and a script: static/console/wallboard.js opens the /wallboard socket.io namespace
+(`?tv=1` starts it in the full-screen TV layout); static/console/reports.js reads the reports API and draws
+its charts with Chart.js (bundled from npm under /static/vendor/). Agents who open them get 403.
 """
 
 from __future__ import annotations
@@ -50,3 +51,10 @@ def _page(request: web.Request, template: str) -> web.Response:
 async def wallboard_page(request: web.Request) -> web.Response:
     """The live wallboard."""
     return _page(request, "wallboard.html")
+
+
+@routes.get("/reports")
+@declare_access(Access.PUBLIC)  # as /wallboard
+async def reports_page(request: web.Request) -> web.Response:
+    """Reports with charts and CSV downloads."""
+    return _page(request, "reports.html")

@@ -20,6 +20,7 @@ EXPECTED = {
     "GET /tickets": "public",  # the ticket screens; sends anyone without a session to /login
     "GET /tickets/{id}": "public",
     "GET /wallboard": "public",  # checks the session itself: /login without one, 403 for agents
+    "GET /reports": "public",  # as /wallboard
     "GET /api/openapi.json": "public",
     "POST /api/auth/login": "public",
     "POST /api/auth/logout": "agent",
