@@ -5,7 +5,7 @@ Attribution, as most ACDs report it:
   the queue (the time of the outcome minus its wait), once its outcome is known: in every interval
   offered = answered + abandoned + fell_back, and a wait that crosses midnight stays on the day it began;
 - handle time (answer to end of wrap-up) counts in the interval where the work ended;
-- a transfer counts for the agent who transferred, in the interval it happened;
+- a transfer counts for the agent who made it, in the queue it left, in the interval it happened;
 - "in target": the wait was at most the queue's service-level target at the time of the event.
 """
 
@@ -49,6 +49,8 @@ def counters_of(
     """The counter changes one routing event makes (none for events that change no figure)."""
     if not queue or kind not in _RULES:
         return []
+    if kind == "task.transferred":
+        queue = data.get("from_queue") or queue  # a transfer counts where it was made
     channel = str(data.get("channel") or "unknown")
     agent = int(agent_id) if agent_id and str(agent_id).isdigit() else NO_AGENT
     rule = _RULES[kind]

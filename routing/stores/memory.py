@@ -300,7 +300,13 @@ class MemoryStore:
                 task_id=task.id,
                 agent_id=from_agent.id if from_agent else None,
                 queue=task.queue,
-                data={"to_queue": queue, "to_agent": agent_id, "note": note, "channel": task.channel},
+                data={
+                    "to_queue": queue,
+                    "to_agent": agent_id,
+                    "note": note,
+                    "channel": task.channel,
+                    "from_queue": task.history[-1]["from_queue"],
+                },
             )
         ]
 

@@ -21,11 +21,11 @@ def at(text: str) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
 
 
-def event(kind: str, when: str, *, agent: str | None = None, queue: str = "sales", **data) -> list:
+def event(kind: str, when: str, *, agent: str | None = None, queue: str | None = None, **data) -> list:
     return counters_of(
         kind,
         at(when),
-        queue,
+        queue or data.get("to_queue", "sales"),
         agent,
         {"channel": "voice", **data},
         target_seconds=lambda q: TARGET,
@@ -51,7 +51,7 @@ def test_service_level_counts_late_abandons_and_fallbacks_against_the_queue_but_
         *event("task.fell_back", "2026-01-14 10:12:00", wait=600.0),  # sent to voicemail: against
         *event("task.wrapped", "2026-01-14 10:06:00", agent="7", handle=200.0),
         *event("task.wrapped", "2026-01-14 10:07:00", agent="8", handle=100.0),
-        *event("task.transferred", "2026-01-14 10:08:00", agent="8"),
+        *event("task.transferred", "2026-01-14 10:08:00", agent="8", from_queue="sales", to_queue="billing"),
         *event("task.offered", "2026-01-14 10:09:00", agent="8"),  # changes no figure
     ]
     figures = totals(changes)
@@ -69,6 +69,8 @@ def test_service_level_counts_late_abandons_and_fallbacks_against_the_queue_but_
     # answered contacts go to the agent's row, abandons and fallbacks to "no agent"
     by_agent = merge(changes)
     assert sorted({key.agent_id for key in by_agent}) == [0, 7, 8]
+    # the transfer event names the queue it went to; it counts in the queue it left
+    assert {key.queue for key in by_agent} == {"sales"}
 
 
 def test_only_short_abandons_leave_no_service_level_and_an_empty_interval_has_no_ratios():

@@ -30,6 +30,7 @@ if agent_id and not agent_of(agent_id) then
   return no_agent(agent_id)
 end
 local from_agent = task.agent_id and agent_of(task.agent_id)
+local from_queue = task.queue
 add_history(task, O('at', F(NOW, NOW_TEXT), 'from_agent', task.agent_id, 'from_queue', task.queue, 'to_queue', queue,
   'to_agent', agent_id, 'note', note))
 if from_agent then
@@ -48,5 +49,5 @@ end
 enter_lines(task)
 schedule_deadline(task, config)
 emit('task.transferred', id, from_agent and from_agent.id or nil, name,
-  O('to_queue', queue, 'to_agent', agent_id, 'note', note, 'channel', task.channel))
+  O('to_queue', queue, 'to_agent', agent_id, 'note', note, 'channel', task.channel, 'from_queue', from_queue))
 return done()
