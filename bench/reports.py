@@ -6,9 +6,9 @@ What is loaded (in PostgreSQL itself, with generate_series, so loading takes a m
 - `--conversations` conversations over the `--days` days before `--end`, on voice, SMS, email and chat, in
   four queues, with more contacts on weekdays and in office hours; 92% answered (wait 0-60 s, handle 2-8
   minutes), the rest abandoned; a disposition and a contact reason on the answered ones;
-- the interval counters (`interval_stats`) and the wrap-up code counts (`reason_stats`) built from those
-  conversations by one SQL aggregate each (as the application keeps them from routing events), with the
-  business time zone `--timezone`;
+- the interval counters (`interval_stats`: queue rows per 15 minutes, agent rows per day) and the wrap-up
+  code counts (`reason_stats`) built from those conversations by SQL aggregates (the counts the application
+  keeps from routing events as they happen), in the business time zone `--timezone`;
 - tickets for 3% of the conversations, in four categories, with SLA clocks met or breached.
 
 What is timed: GET requests to an application started on that database in this process (aiohttp's test
@@ -128,28 +128,30 @@ async def load(args: argparse.Namespace) -> dict[str, Any]:
             ],
         ),
         (
-            "interval counters from the conversations",
+            "interval counters from the conversations: queue rows per 15 minutes",
             [
-                f"""INSERT INTO interval_stats (interval_start, queue, channel, agent_id, local_day, offered,
-                    answered, answered_in_target, abandoned, abandoned_in_target, fell_back,
-                    wait_answered_seconds, wait_abandoned_seconds, handled, handle_seconds, transfers, rated,
-                    rating_sum)
-                SELECT bucket, queue, channel, agent, (bucket AT TIME ZONE '{args.timezone}')::date,
-                    count(*), count(answered_at), count(*) FILTER (WHERE answered_at IS NOT NULL
-                        AND wait_seconds <= 20),
-                    count(*) FILTER (WHERE answered_at IS NULL),
-                    count(*) FILTER (WHERE answered_at IS NULL AND wait_seconds <= 20), 0,
-                    coalesce(sum(wait_seconds) FILTER (WHERE answered_at IS NOT NULL), 0),
-                    coalesce(sum(wait_seconds) FILTER (WHERE answered_at IS NULL), 0),
-                    count(handle_seconds), coalesce(sum(handle_seconds), 0), 0,
-                    count(*) FILTER (WHERE id % 5 = 0 AND answered_at IS NOT NULL),
-                    coalesce(sum(3 + id % 3) FILTER (WHERE id % 5 = 0 AND answered_at IS NOT NULL), 0)
-                FROM (
-                    SELECT *, to_timestamp(floor(extract(epoch FROM started_at) / 900) * 900) AS bucket,
-                        coalesce(agent_id, 0) AS agent
-                    FROM conversations
-                ) c
-                GROUP BY bucket, queue, channel, agent"""
+                _counters_sql(
+                    args.timezone,
+                    "to_timestamp(floor(extract(epoch FROM started_at) / 900) * 900)",
+                    "queue",
+                    "channel",
+                    "0",
+                    "",
+                )
+            ],
+        ),
+        (
+            "interval counters: agent rows per local day",
+            [
+                _counters_sql(
+                    args.timezone,
+                    f"((started_at AT TIME ZONE '{args.timezone}')::date::timestamp)"
+                    f" AT TIME ZONE '{args.timezone}'",
+                    "'*'",
+                    "'*'",
+                    "agent_id",
+                    "WHERE agent_id IS NOT NULL",
+                )
             ],
         ),
         (
@@ -197,6 +199,27 @@ async def load(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         await connection.close()
     return {"server_version": version, "rows": counts}
+
+
+def _counters_sql(zone: str, bucket: str, queue: str, channel: str, agent: str, where: str) -> str:
+    """INSERT ... SELECT of interval counters from the conversations, as routing events would have added them
+    (a contact counts when it arrived; 20 s target; one in five answered contacts rated 3 to 5)."""
+    return f"""INSERT INTO interval_stats (interval_start, queue, channel, agent_id, local_day, offered, answered,
+            answered_in_target, abandoned, abandoned_in_target, fell_back, wait_answered_seconds,
+            wait_abandoned_seconds, handled, handle_seconds, transfers, rated, rating_sum)
+        SELECT bucket, q, ch, a, (bucket AT TIME ZONE '{zone}')::date,
+            count(*), count(answered_at),
+            count(*) FILTER (WHERE answered_at IS NOT NULL AND wait_seconds <= 20),
+            count(*) FILTER (WHERE answered_at IS NULL),
+            count(*) FILTER (WHERE answered_at IS NULL AND wait_seconds <= 20), 0,
+            coalesce(sum(wait_seconds) FILTER (WHERE answered_at IS NOT NULL), 0),
+            coalesce(sum(wait_seconds) FILTER (WHERE answered_at IS NULL), 0),
+            count(handle_seconds), coalesce(sum(handle_seconds), 0), 0,
+            count(*) FILTER (WHERE id % 5 = 0 AND answered_at IS NOT NULL),
+            coalesce(sum(3 + id % 3) FILTER (WHERE id % 5 = 0 AND answered_at IS NOT NULL), 0)
+        FROM (SELECT *, {bucket} AS bucket, {queue} AS q, {channel} AS ch, {agent} AS a
+              FROM conversations {where}) c
+        GROUP BY bucket, q, ch, a"""
 
 
 async def measure(args: argparse.Namespace) -> dict[str, Any]:

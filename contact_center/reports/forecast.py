@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contact_center.db.models import IntervalStat
+from contact_center.reports.counters import ALL_AGENTS
 from contact_center.reports.figures import Figures
 from contact_center.reports.intervals import INTERVAL, day_bounds
 from routing.erlang import staffing
@@ -100,7 +101,7 @@ async def _history(
     names = ("offered", "handled", "handle_seconds", "abandoned", "wait_abandoned_seconds")
     rows = await db.execute(
         select(table.c.interval_start, *(func.sum(table.c[name]).label(name) for name in names))
-        .where(table.c.queue == queue, table.c.local_day.in_(days))
+        .where(table.c.queue == queue, table.c.agent_id == ALL_AGENTS, table.c.local_day.in_(days))
         .group_by(table.c.interval_start)
     )
     by_slot: dict[time, Figures] = {}

@@ -34,6 +34,11 @@ def local_day(start: datetime, zone: ZoneInfo) -> date:
     return start.astimezone(zone).date()
 
 
+def day_start(day: date, zone: ZoneInfo) -> datetime:
+    """The UTC instant where local day `day` begins."""
+    return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
+
+
 def week_of(day: date) -> date:
     """The Monday that begins the ISO week of `day`."""
     return day - timedelta(days=day.weekday())

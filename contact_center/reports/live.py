@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contact_center.db.models import IntervalStat, RoutingEventRecord, User
 from contact_center.db.models.statistics import COUNTER_COLUMNS
-from contact_center.reports.counters import counters_of
+from contact_center.reports.counters import ALL_AGENTS, counters_of
 from contact_center.reports.figures import Figures
 from routing.model import Agent, Presence, QueueConfig, Task
 
@@ -143,7 +143,7 @@ async def _today(db: AsyncSession, day: Any) -> dict[tuple[str, str], Figures]:
         select(
             table.c.queue, table.c.channel, *(func.sum(table.c[name]).label(name) for name in COUNTER_COLUMNS)
         )
-        .where(table.c.local_day == day)
+        .where(table.c.local_day == day, table.c.agent_id == ALL_AGENTS)
         .group_by(table.c.queue, table.c.channel)
     )
     return {
@@ -172,6 +172,8 @@ async def _recent(
             zone=ZoneInfo("UTC"),
         )
         for key, increments in changes:
+            if key.agent_id != ALL_AGENTS:
+                continue  # the agent's day row repeats the queue row
             figures.setdefault((key.queue, key.channel), Figures()).add(Figures.of(increments))
     return figures
 

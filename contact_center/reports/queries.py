@@ -1,5 +1,5 @@
-"""Interval reports: counters summed per interval (15 minutes, hour, local day, local week) and per queue,
-channel or agent, read from `interval_stats` only.
+"""Interval reports: counters summed per interval (15 minutes, hour, local day, local week) and per queue and
+channel, or per agent (days and weeks only), read from `interval_stats` only.
 
 Days and weeks group in SQL by the stored local day. Quarters and hours group by interval in SQL and are
 rolled up here, so their range is limited to `MAX_FINE_DAYS` days.
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contact_center.db.models import IntervalStat, User
 from contact_center.db.models.statistics import COUNTER_COLUMNS
 from contact_center.errors import InvalidInput
+from contact_center.reports.counters import ALL_AGENTS
 from contact_center.reports.figures import Figures
 from contact_center.reports.intervals import Grain, bucket_of
 
@@ -53,6 +54,16 @@ class ReportQuery:
         unknown = [name for name in self.by if name not in DIMENSIONS]
         if unknown:
             raise InvalidReport(f"cannot group by {', '.join(unknown)}; use {', '.join(DIMENSIONS)}")
+        if self.per_agent:
+            if self.grain not in (Grain.DAY, Grain.WEEK):
+                raise InvalidReport("agent figures are kept per day: use grain day or week")
+            if set(self.by) - {"agent"} or self.queue or self.channel:
+                raise InvalidReport("agent figures cover all queues and channels: split by agent alone")
+
+    @property
+    def per_agent(self) -> bool:
+        """True when the report is about agents (their day rows), not queues (their 15-minute rows)."""
+        return "agent" in self.by or self.agent_id is not None
 
 
 @dataclass
@@ -108,6 +119,10 @@ async def interval_report(db: AsyncSession, query: ReportQuery, zone: ZoneInfo) 
         statement = statement.where(table.c.channel == query.channel)
     if query.agent_id is not None:
         statement = statement.where(table.c.agent_id == query.agent_id)
+    elif query.per_agent:
+        statement = statement.where(table.c.agent_id != ALL_AGENTS)
+    else:
+        statement = statement.where(table.c.agent_id == ALL_AGENTS)
     names = await _agent_names(db) if "agent" in query.by else {}
     rows: dict[tuple[Any, ...], ReportRow] = {}
     totals = Figures()
@@ -129,8 +144,8 @@ def _keys(record: Any, by: tuple[str, ...], names: dict[int, str]) -> dict[str, 
     for name in by:
         if name == "agent":
             agent_id = int(record["agent_id"])
-            keys["agent_id"] = agent_id or None
-            keys["agent"] = names.get(agent_id, f"user {agent_id}") if agent_id else "(no agent)"
+            keys["agent_id"] = agent_id
+            keys["agent"] = names.get(agent_id, f"user {agent_id}")
         else:
             keys[name] = record[name]
     return keys

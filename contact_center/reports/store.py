@@ -9,8 +9,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contact_center.db.models.statistics import IntervalStat, ReasonStat
-from contact_center.reports.counters import NO_AGENT, CounterKey, Increments
-from contact_center.reports.intervals import interval_start, local_day
+from contact_center.reports.counters import CounterKey, Increments, rows_for
+from contact_center.reports.intervals import interval_start
 
 _INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 NO_QUEUE = "(none)"
@@ -58,10 +58,11 @@ async def count_rating(
 ) -> None:
     """Count a satisfaction rating in the interval it was given, for the contact's queue, channel and agent
     (`withdraw=True` takes back a rating that a newer one replaces)."""
-    start = interval_start(at)
-    key = CounterKey(start, queue or NO_QUEUE, channel, agent_id or NO_AGENT, local_day(start, zone))
     sign = -1 if withdraw else 1
-    await add_counters(db, {key: {"rated": sign, "rating_sum": sign * score}})
+    increments = {"rated": sign, "rating_sum": sign * score}
+    await add_counters(
+        db, dict(rows_for(interval_start(at), queue or NO_QUEUE, channel, agent_id, increments, zone))
+    )
 
 
 async def count_wrap_up(

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from contact_center.db.models import WrapUpCode
-from contact_center.reports.counters import CounterKey
+from contact_center.reports.counters import merge, rows_for
 from contact_center.reports.store import add_counters, count_wrap_up
 from tests.browser.test_chat_widget import (  # noqa: F401  (fixtures)
     browser,
@@ -51,27 +51,25 @@ async def seed(server, staff, sessions, clock) -> int:
                     answered = offered - abandoned
                     in_target = round(answered * rng.uniform(0.7, 0.95))
                     agent = staff["agent"]["id"] if hour % 2 else staff["supervisor"]["id"]
-                    await add_counters(
-                        db,
-                        {
-                            CounterKey(start, queue, channel, agent, day): {
-                                "offered": answered,
-                                "answered": answered,
-                                "answered_in_target": in_target,
-                                "wait_answered_seconds": answered * rng.uniform(8, 30),
-                                "handled": answered,
-                                "handle_seconds": answered * rng.uniform(150, 320),
-                                "rated": answered // 4,
-                                "rating_sum": (answered // 4) * rng.choice((4, 5)),
-                            },
-                            CounterKey(start, queue, channel, 0, day): {
-                                "offered": abandoned,
-                                "abandoned": abandoned,
-                                "abandoned_in_target": abandoned // 2,
-                                "wait_abandoned_seconds": abandoned * 40.0,
-                            },
-                        },
-                    )
+                    answered_increments = {
+                        "offered": answered,
+                        "answered": answered,
+                        "answered_in_target": in_target,
+                        "wait_answered_seconds": answered * rng.uniform(8, 30),
+                        "handled": answered,
+                        "handle_seconds": answered * rng.uniform(150, 320),
+                        "rated": answered // 4,
+                        "rating_sum": (answered // 4) * rng.choice((4, 5)),
+                    }
+                    abandoned_increments = {
+                        "offered": abandoned,
+                        "abandoned": abandoned,
+                        "abandoned_in_target": abandoned // 2,
+                        "wait_abandoned_seconds": abandoned * 40.0,
+                    }
+                    changes = rows_for(start, queue, channel, agent, answered_increments, UTC_ZONE)
+                    changes += rows_for(start, queue, channel, None, abandoned_increments, UTC_ZONE)
+                    await add_counters(db, merge(changes))
                     offered_total += offered
         for code, label, count in REASONS:
             db.add(WrapUpCode(kind="contact_reason", code=code, label=label, position=count))

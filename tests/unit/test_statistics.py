@@ -34,9 +34,11 @@ def event(kind: str, when: str, *, agent: str | None = None, queue: str | None =
 
 
 def totals(changes: list) -> Figures:
+    """The queue rows' sum (agent rows repeat the agents' part of them)."""
     figures = Figures()
-    for _, increments in changes:
-        figures.add(Figures.of(increments))
+    for key, increments in changes:
+        if key.agent_id == 0:
+            figures.add(Figures.of(increments))
     return figures
 
 
@@ -65,12 +67,23 @@ def test_service_level_counts_late_abandons_and_fallbacks_against_the_queue_but_
     assert figures.abandon_rate == pytest.approx(3 / 7)
     assert figures.average_patience == pytest.approx((5 + 20 + 45) / 3)
     # a fallback after a 600 s wait arrived at 10:02:00, in the 10:00 interval like the rest
-    assert {key.interval_start for key, _ in changes} == {datetime(2026, 1, 14, 10, 0, tzinfo=UTC)}
-    # answered contacts go to the agent's row, abandons and fallbacks to "no agent"
-    by_agent = merge(changes)
-    assert sorted({key.agent_id for key in by_agent}) == [0, 7, 8]
+    assert {k.interval_start for k, _ in changes if not k.agent_id} == {datetime(2026, 1, 14, 10, tzinfo=UTC)}
+    # the agents' work also goes to their day rows (all queues and channels): abandons and fallbacks do not
+    rows = merge(changes)
+    agent_rows = {key.agent_id: increments for key, increments in rows.items() if key.agent_id}
+    assert sorted(agent_rows) == [7, 8]
+    assert {key.interval_start for key in rows if key.agent_id} == {datetime(2026, 1, 14, tzinfo=UTC)}
+    assert agent_rows[7] == {
+        "offered": 2,
+        "answered": 2,
+        "answered_in_target": 2,
+        "wait_answered_seconds": 30.0,
+        "handled": 1,
+        "handle_seconds": 200.0,
+    }
+    assert agent_rows[8]["transfers"] == 1 and agent_rows[8]["answered"] == 1
     # the transfer event names the queue it went to; it counts in the queue it left
-    assert {key.queue for key in by_agent} == {"sales"}
+    assert {key.queue for key in rows if not key.agent_id} == {"sales"}
 
 
 def test_only_short_abandons_leave_no_service_level_and_an_empty_interval_has_no_ratios():
@@ -86,11 +99,11 @@ def test_a_wait_that_crosses_midnight_stays_on_the_day_it_began_and_its_handle_t
     # Winter: London is on UTC. Arrives 23:59:50 on the 14th, answered 00:00:20 on the 15th, wrapped 00:05.
     answered = event("task.accepted", "2026-01-15 00:00:20", agent="7", wait=30.0)
     wrapped = event("task.wrapped", "2026-01-15 00:05:00", agent="7", handle=280.0)
-    [(answer_key, increments)] = answered
+    [(answer_key, increments), (agent_key, _)] = answered
     assert answer_key.interval_start == datetime(2026, 1, 14, 23, 45, tzinfo=UTC)
-    assert answer_key.local_day == date(2026, 1, 14)
+    assert answer_key.local_day == agent_key.local_day == date(2026, 1, 14)
     assert increments == {"offered": 1, "answered": 1, "answered_in_target": 0, "wait_answered_seconds": 30.0}
-    [(wrap_key, _)] = wrapped
+    [(wrap_key, _), _] = wrapped
     assert wrap_key.interval_start == datetime(2026, 1, 15, 0, 0, tzinfo=UTC)
     assert wrap_key.local_day == date(2026, 1, 15)
 

@@ -1,10 +1,11 @@
-"""Interval statistics: counters per 15 minutes, queue, channel and agent, for reports and the wallboard.
+"""Interval statistics: counters per 15 minutes, queue and channel, and per agent and day, for reports and
+the wallboard.
 
-One row holds what happened in one 15-minute interval (UTC-aligned) for one queue, channel and agent
-(agent 0: no agent, e.g. an abandoned contact). Every figure a report shows (service level, speed of answer,
-handle time, abandon rate...) is a ratio of sums of these columns, so a report over a year reads aggregates,
-not contacts. `local_day` is the interval's date in the business time zone (CC_TIMEZONE): days and weeks
-group in SQL.
+A queue row (agent_id 0) holds what happened in one 15-minute interval (UTC-aligned) in one queue and
+channel; an agent row holds one agent's work of one local day (queue and channel "*"; see
+reports/counters.py). Every figure a report shows (service level, speed of answer, handle time, abandon
+rate...) is a ratio of sums of these columns, so a report over a year reads aggregates, not contacts.
+`local_day` is the row's date in the business time zone (CC_TIMEZONE): days and weeks group in SQL.
 """
 
 from __future__ import annotations
