@@ -114,10 +114,10 @@ async def load(args: argparse.Namespace) -> dict[str, Any]:
                     CASE WHEN c.answered THEN (ARRAY{list(DISPOSITIONS)})[1 + c.n % {len(DISPOSITIONS)}] END,
                     CASE WHEN c.answered THEN (ARRAY{list(REASONS)})[1 + (c.n / 7) % {len(REASONS)}] END, ''
                 FROM (
-                    SELECT n, 1 + (n * 7919) % {args.customers} AS customer_id,
+                    SELECT n, (1 + (n::bigint * 7919) % {args.customers})::int AS customer_id,
                         (ARRAY{list(CHANNELS)})[1 + n % 4] AS channel,
                         (ARRAY{list(QUEUES)})[1 + (n / 3) % 4] AS queue,
-                        1 + (n * 31) % {args.agents} AS agent,
+                        (1 + (n::bigint * 31) % {args.agents})::int AS agent,
                         random() > 0.08 AS answered,
                         random() * 60 AS wait, 120 + random() * 360 AS handle,
                         timestamptz '{start_day.isoformat()} 00:00:00+00'

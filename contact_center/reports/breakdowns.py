@@ -4,7 +4,7 @@ category, and the raw export of one row per conversation."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -129,41 +129,35 @@ async def complaints_report(db: AsyncSession, first: date, last: date, zone: Zon
 async def conversation_rows(
     db: AsyncSession, first: date, last: date, zone: ZoneInfo, *, after_id: int = 0, limit: int | None = None
 ) -> AsyncIterator[dict[str, Any]]:
-    """One row per conversation that started in the range, in id order (streamed from the database)."""
+    """One row per conversation that started in the range, in id order (streamed from the database, plain
+    rows rather than ORM objects: a month can be a few hundred thousand)."""
     begin, end = day_bounds(first, last, zone)
+    c = Conversation.__table__.c
     statement = (
-        select(Conversation, User.display_name, SatisfactionRating.score)
-        .outerjoin(User, User.id == Conversation.agent_id)
-        .outerjoin(SatisfactionRating, SatisfactionRating.conversation_id == Conversation.id)
-        .where(Conversation.started_at >= begin, Conversation.started_at < end, Conversation.id > after_id)
-        .order_by(Conversation.id)
-        .execution_options(yield_per=1000)
+        select(
+            *(c[name] for name in _CONVERSATION_FIELDS),
+            User.display_name.label("agent"),
+            SatisfactionRating.score.label("satisfaction"),
+        )
+        .select_from(Conversation.__table__)
+        .outerjoin(User, User.id == c.agent_id)
+        .outerjoin(SatisfactionRating, SatisfactionRating.conversation_id == c.id)
+        .where(c.started_at >= begin, c.started_at < end, c.id > after_id)
+        .order_by(c.id)
+        .execution_options(yield_per=2000)
     )
     if limit is not None:
         statement = statement.limit(limit)
     result = await db.stream(statement)
-    async for conversation, agent_name, score in result:
-        yield {
-            "id": conversation.id,
-            "started_at": conversation.started_at.isoformat(),
-            "channel": conversation.channel,
-            "queue": conversation.queue,
-            "customer_id": conversation.customer_id,
-            "agent_id": conversation.agent_id,
-            "agent": agent_name,
-            "routing_state": conversation.routing_state,
-            "status": conversation.status,
-            "answered_at": conversation.answered_at.isoformat() if conversation.answered_at else None,
-            "ended_at": conversation.ended_at.isoformat() if conversation.ended_at else None,
-            "wait_seconds": conversation.wait_seconds,
-            "handle_seconds": conversation.handle_seconds,
-            "disposition": conversation.disposition,
-            "contact_reason": conversation.contact_reason,
-            "complaint": conversation.complaint,
-            "language": conversation.language,
-            "priority": conversation.priority,
-            "satisfaction": score,
-        }
+    async for row in result.mappings():
+        yield {name: _plain(row[name]) for name in CONVERSATION_COLUMNS}
+
+
+_CONVERSATION_FIELDS = tuple(name for name in CONVERSATION_COLUMNS if name not in ("agent", "satisfaction"))
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def _when(condition: Any) -> Any:

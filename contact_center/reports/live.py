@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contact_center.db.models import IntervalStat, RoutingEventRecord, User
+from contact_center.db.models import Conversation, IntervalStat, RoutingEventRecord, User
 from contact_center.db.models.statistics import COUNTER_COLUMNS
 from contact_center.reports.counters import ALL_AGENTS, counters_of
 from contact_center.reports.figures import Figures
@@ -184,6 +184,13 @@ async def _agents(db: AsyncSession, inputs: BoardInputs) -> dict[str, dict[str, 
         row.id: (row.display_name, row.team_id)
         for row in await db.execute(select(User.id, User.display_name, User.team_id).where(User.id.in_(ids)))
     }
+    task_ids = [task_id for agent in inputs.agents for task_id in agent.tasks]
+    conversations = {
+        row.task_id: row.id
+        for row in await db.execute(
+            select(Conversation.id, Conversation.task_id).where(Conversation.task_id.in_(task_ids))
+        )
+    }
     agents = {}
     for agent in inputs.agents:
         if not agent.id.isdigit() or int(agent.id) not in names:
@@ -199,6 +206,10 @@ async def _agents(db: AsyncSession, inputs: BoardInputs) -> dict[str, dict[str, 
             "since": _iso(agent.presence_since) if agent.presence_since else None,
             "contacts": len(agent.tasks),
             "channels": sorted(set(agent.tasks.values())),
+            "work": [
+                {"task_id": task_id, "channel": channel, "conversation_id": conversations.get(task_id)}
+                for task_id, channel in sorted(agent.tasks.items())
+            ],
         }
     return agents
 

@@ -99,6 +99,14 @@ async def test_the_wallboard_shows_a_contact_queued_and_answered_within_a_second
     await expect(voice_waiting).to_have_text("0", timeout=WITHIN_A_SECOND_MS)
     await expect(page.locator(".wb-agent", has_text="Agent").first).to_contain_text("1 contact")
 
+    await page.locator(".wb-agent", has_text="Agent").first.locator("button").click()
+    work = page.locator("#agent-work li")
+    await expect(work).to_have_count(1)
+    await expect(work).to_contain_text("Voice")
+    await work.get_by_role("button", name="Read live").click()
+    await expect(page.locator("#watch-panel")).to_be_visible()
+    await page.keyboard.press("Escape")
+
     await page.locator(".wb-agent", has_text="Grace Hopper").locator("button").click()
     await page.get_by_label("Whisper to the agent").fill("Sales is busy: please help there next.")
     await page.get_by_role("button", name="Send whisper").click()

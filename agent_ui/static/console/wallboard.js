@@ -6,6 +6,7 @@ const board = { queues: {}, agents: {}, summary: null, alerts: [] };
 const STATE_LABEL = { available: "Available", ringing: "Ringing", busy: "Busy", away: "Away", offline: "Offline" };
 let socket = null;
 let chosenAgent = null;
+let watching = null; // the conversation read live in the agent dialog
 
 const percent = (value) => (value === null || value === undefined ? "–" : `${Math.round(value * 100)}%`);
 const seconds = (value) => (value === null || value === undefined ? "–" : clock(value));
@@ -141,7 +142,50 @@ function openAgent(agentId) {
   $("agent-dialog-title").textContent = chosenAgent.name;
   $("agent-dialog-state").textContent = `${STATE_LABEL[chosenAgent.state]} for ${clock(since(chosenAgent.since))}`;
   $("whisper-text").value = "";
+  renderWork();
   $("agent-dialog").showModal();
+}
+
+/** The chosen agent's contacts: read one live, or move it to another queue. */
+function renderWork() {
+  const list = $("agent-work");
+  clear(list);
+  const queues = [...new Set(Object.values(board.queues).map((row) => row.queue))].sort();
+  const select = $("transfer-queue");
+  clear(select);
+  for (const name of queues) select.append(el("option", { attrs: { value: name }, text: name }));
+  for (const item of chosenAgent.work || []) {
+    const read = el("button", { class: "secondary small-button", attrs: { type: "button", disabled: !item.conversation_id }, text: "Read live" });
+    const move = el("button", { class: "secondary small-button", attrs: { type: "button" }, text: "Move to queue" });
+    read.addEventListener("click", () => watch(item.conversation_id));
+    move.addEventListener("click", () => moveTask(item.task_id));
+    list.append(el("li", {}, [el("span", { class: "wb-work-name", text: `${channelName(item.channel)} · ${item.task_id}` }), read, move]));
+  }
+  if (!(chosenAgent.work || []).length) list.append(el("li", { class: "muted small", text: "No contacts now." }));
+  show($("watch-panel"), false);
+}
+
+function messageItem(message) {
+  const who = message.direction === "in" ? "Customer" : message.direction === "internal" ? "Note" : "Agent";
+  return el("li", { class: message.direction === "in" ? "wb-in" : "wb-out" }, [el("span", { class: "wb-who", text: who }), el("span", { text: message.body })]);
+}
+
+async function watch(conversationId) {
+  if (watching) await ask("conversation:unwatch", { conversation_id: watching });
+  const answer = await ask("conversation:watch", { conversation_id: conversationId });
+  if (!answer.ok) { toast(answer.message, "error"); return; }
+  watching = conversationId;
+  const list = $("watch-messages");
+  clear(list);
+  for (const message of answer.messages) list.append(messageItem(message));
+  show($("watch-panel"), true);
+  list.lastElementChild && list.lastElementChild.scrollIntoView({ block: "nearest" });
+}
+
+async function moveTask(taskId) {
+  const queue = $("transfer-queue").value;
+  const answer = await ask("task:transfer", { task_id: taskId, queue, note: "Moved by a supervisor from the wallboard" });
+  toast(answer.ok ? `Moved to ${queue}.` : answer.message, answer.ok ? "info" : "error");
 }
 
 function ask(event, payload) {
@@ -184,6 +228,9 @@ function connect() {
   });
   socket.on("wallboard:snapshot", (snapshot) => apply(snapshot, true));
   socket.on("wallboard:delta", (change) => apply(change, false));
+  socket.on("conversation:message", (pushed) => {
+    if (pushed.conversation_id === watching) $("watch-messages").append(messageItem(pushed.message));
+  });
 }
 
 async function main() {
@@ -206,6 +253,10 @@ async function main() {
     button.addEventListener("click", () => setState(button.dataset.state));
   }
   $("whisper-send").addEventListener("click", whisper);
+  $("agent-dialog").addEventListener("close", () => {
+    if (watching) ask("conversation:unwatch", { conversation_id: watching });
+    watching = null;
+  });
   if (new URLSearchParams(window.location.search).get("tv") === "1") document.body.classList.add("tv");
   setInterval(tick, 1000);
   connect();
