@@ -159,7 +159,8 @@ class Wallboard:
             full = loop.time() >= refresh_at
             self._changed.clear()
             try:
-                await self.push(full=full)
+                if self.viewers > 0 or self.app.get(REDIS) is not None:
+                    await self.push(full=full)
             except Exception:
                 log.exception("the wallboard could not be computed")
             if full:

@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 
 from agent_ui.agent_presence import LEASE_SECONDS, RedisSockets
 from agent_ui.agent_pushes import sweep
+from agent_ui.wallboard_namespace import BOARD as WALLBOARD
 from contact_center.app import create_app
 from contact_center.intake import InboundContact
 from contact_center.web.appkeys import INTAKE, ROUTING
@@ -84,3 +85,31 @@ async def test_the_consoles_of_a_dead_process_stop_counting_when_their_leases_ru
         async for key in client.scan_iter(match=f"{prefix}*"):
             await client.delete(key)
         await client.aclose()
+
+
+async def test_a_wallboard_on_one_process_shows_a_contact_queued_on_the_other(
+    aiohttp_client,
+    redis_settings,  # noqa: F811
+    cleanup_redis,  # noqa: F811
+    staff,
+    sockets,  # noqa: F811
+    clock,
+):
+    from tests.integration.test_wallboard import merged, until
+
+    first = await aiohttp_client(create_app(redis_settings, clock=clock, tick_interval=None))
+    second = await aiohttp_client(
+        create_app(another_process(redis_settings), clock=clock, tick_interval=None)
+    )
+    board = await sockets(second, "/wallboard", auth={"token": staff["supervisor"]["token"]})
+    await board.wait_for("wallboard:snapshot")
+    await first.server.app[INTAKE].receive(
+        InboundContact(channel="sms", identities=[("phone", "+14155550124")], text="Hello", language="en")
+    )
+    await settle(first.server.app)
+    state = await until(
+        lambda: merged(board)["queues"].get("general/sms", {}).get("waiting") == 1 and merged(board)
+    )
+    assert state["summary"]["waiting"] == 1
+    # the other process computes the same board from the shared routing store and database
+    assert (await first.server.app[WALLBOARD].current())["queues"]["general/sms"]["waiting"] == 1
