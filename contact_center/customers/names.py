@@ -56,8 +56,16 @@ def query_keys(token: str) -> set[str]:
     return keys
 
 
+def is_name(text: str) -> bool:
+    """True when the text has a letter in it: a phone number or an order number standing in for a name (a
+    customer known only by their number) is no name to match on."""
+    return any(character.isalpha() for character in text)
+
+
 def search_keys(text: str) -> set[str]:
-    """Every blocking key of a name."""
+    """Every blocking key of a name (none for text without a letter: see is_name)."""
+    if not is_name(text):
+        return set()
     keys: set[str] = set()
     for token in tokens(text):
         keys |= token_keys(token)

@@ -77,8 +77,9 @@ async def possible_duplicates(
     limit: int = 5,
     exclude: frozenset[int] = frozenset(),
 ) -> list[Candidate]:
-    """Scored candidates by name, nudged up when the organisation also matches."""
-    if not names.tokens(name):
+    """Scored candidates by name, nudged up when the organisation also matches (none for a name without a
+    letter, such as the phone number a customer who gave no name is shown by)."""
+    if not names.is_name(name) or not names.tokens(name):
         return []
     found = await fuzzy_name_search(db, name, limit=max(limit * 3, 10), exclude=exclude)
     if organisation and found:

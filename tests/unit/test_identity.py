@@ -54,3 +54,10 @@ def test_name_tokens_fold_accents_and_case():
 def test_one_edit_apart_names_share_a_search_key():
     for right, wrong in [("johnson", "jonhson"), ("smith", "smyth"), ("garcia", "garcja"), ("kate", "katie")]:
         assert search_keys(right) & search_keys(wrong), (right, wrong)
+
+
+def test_a_number_standing_in_for_a_name_gets_no_search_keys():
+    # A customer who texted without a name is shown by their phone number: numbers one digit apart are no
+    # duplicates, and the screen-pop does not look for any.
+    assert search_keys("+1 212-200-0001") == set()
+    assert search_keys("Order 1234") and search_keys("3M Company")
