@@ -176,7 +176,7 @@ def sql_profile() -> None:
         entry[1] += time.perf_counter() - conn.info["started"].pop()
 
     def report() -> None:
-        for statement, (count, seconds) in sorted(totals.items(), key=lambda i: -i[1][1])[:25]:
+        for statement, (count, seconds) in sorted(totals.items(), key=lambda i: -i[1][0])[:45]:
             log(f"{seconds * 1000:9.0f} ms {count:6d}x {statement}")
 
     atexit.register(report)
