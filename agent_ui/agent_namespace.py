@@ -28,6 +28,7 @@ from contact_center.errors import DomainError, InvalidInput, NotFound, Permissio
 from contact_center.rate_limit import RateLimiter
 from contact_center.routing_service.config import TransferIn
 from contact_center.web.appkeys import CLOCK, CUSTOMERS, ROUTING
+from contact_center.web.endpoints import huge_integers
 from routing.model import Presence
 
 log = logging.getLogger(__name__)
@@ -93,11 +94,14 @@ class TaskTransferIn(TransferIn):
 def parse(model: type[M], data: Any) -> M:
     """The payload as `model`, or InvalidInput naming the first problem."""
     try:
-        return model.model_validate(data)
+        parsed = model.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"]) or "payload"
         raise InvalidInput(f"{where}: {error['msg']}") from None
+    for where in huge_integers(parsed.model_dump()):
+        raise InvalidInput(f"{where}: must fit in 64 bits")
+    return parsed
 
 
 class AgentNamespace(socketio.AsyncNamespace):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -34,12 +34,15 @@ class PresenceIn(BaseModel):
     reason: str | None = Field(default=None, max_length=64)
 
 
+IdentityValue = Annotated[str, Field(min_length=1, max_length=320)]
+
+
 class ContactIn(BaseModel):
     """A contact entered by hand or by an integration (a walk-in, a letter, a callback request)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     channel: Literal["voice", "sms", "email", "chat"]
-    identities: list[tuple[Literal["phone", "email", "chat", "crm"], str]] = Field(
+    identities: list[tuple[Literal["phone", "email", "chat", "crm"], IdentityValue]] = Field(
         min_length=1, max_length=10
     )
     name: str | None = Field(default=None, max_length=200)

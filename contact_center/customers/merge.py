@@ -82,7 +82,7 @@ async def merge(
     for field in FILLED_FIELDS:
         if not getattr(survivor, field) and getattr(merged, field):
             setattr(survivor, field, getattr(merged, field))
-    survivor.attributes = {**merged.attributes, **survivor.attributes}
+    survivor.attributes = {**(merged.attributes or {}), **(survivor.attributes or {})}
     survivor.updated_at = now
     merged.merged_into_id = survivor_id
     merged.updated_at = now

@@ -94,6 +94,8 @@ async def update_customer(
         new = getattr(patch, field)
         if field == "lifecycle_stage" and new is None:
             continue
+        if field == "attributes" and new is None:
+            new = {}  # null clears the attributes; the column always holds an object
         if field == "language" and new:
             new = new.lower()
         old = getattr(customer, field)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MAX_TEXT = 20_000
 Priority = Literal["low", "normal", "high", "urgent"]
@@ -67,6 +67,15 @@ class TicketUpdate(_Strict):
 
     _check_tags = field_validator("tags")(lambda v: None if v is None else _tags(v))
     _check_fields = field_validator("custom_fields")(lambda v: None if v is None else _fields(v))
+
+    @model_validator(mode="after")
+    def _no_null_for_required(self) -> TicketUpdate:
+        # null means "leave out" for none of these: a ticket always has them (assignee and team may be null)
+        nullable = {"assignee_id", "team_id"}
+        nulls = sorted(name for name in self.model_fields_set - nullable if getattr(self, name) is None)
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} may not be null; leave a field out to keep it")
+        return self
 
 
 class ActionIn(_Strict):

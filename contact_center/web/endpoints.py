@@ -7,7 +7,7 @@ declared access is refused at start-up), and the OpenAPI document.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,15 +167,35 @@ async def read_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
 
 
 def parse(model: type[BaseModel], data: Any) -> BaseModel:
-    """Validate data as `model`, turning pydantic's errors into a 422 naming each field."""
+    """Validate data as `model`, turning pydantic's errors into a 422 naming each field. Whole numbers
+    beyond 64 bits are refused here, once for every model: no column can hold them."""
     try:
-        return model.model_validate(data)
+        parsed = model.model_validate(data)
     except ValidationError as exc:
         problems = [
             {"field": ".".join(str(p) for p in error["loc"]) or "body", "message": error["msg"]}
             for error in exc.errors(include_url=False, include_input=False)
         ]
         raise InvalidBody("the request is not valid", problems=problems) from None
+    too_large = list(huge_integers(parsed.model_dump()))
+    if too_large:
+        problems = [{"field": field, "message": "must fit in 64 bits"} for field in too_large]
+        raise InvalidBody("the request is not valid", problems=problems)
+    return parsed
+
+
+def huge_integers(value: Any, where: str = "") -> Iterator[str]:
+    """The paths of whole numbers outside the signed 64-bit range in plain data."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        yield where or "body"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from huge_integers(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from huge_integers(item, f"{where}.{index}" if where else str(index))
 
 
 class InvalidBody(DomainError):

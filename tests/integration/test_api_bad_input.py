@@ -128,3 +128,34 @@ async def test_unknown_ids_on_every_route_are_404(client, staff, sessions, unkno
         checked += 1
     assert checked >= 15
     assert await row_counts(sessions) == before
+
+
+async def test_inputs_the_api_fuzzer_found_get_a_reason_not_a_server_error(client, staff):
+    """Found by tests/integration/test_api_fuzz.py (schemathesis); each was a 500 before."""
+    admin = bearer(staff["admin"]["token"])
+    huge = await client.post("/api/tickets", json={"customer_id": 2**70, "subject": "x"}, headers=admin)
+    assert huge.status == 422
+    assert (await huge.json())["error"]["details"]["problems"][0]["field"] == "customer_id"
+    empty_identity = await client.post(
+        "/api/contacts", json={"channel": "sms", "identities": [["phone", "  "]]}, headers=admin
+    )
+    assert empty_identity.status == 422
+    first = await (
+        await client.post("/api/customers", json={"display_name": "Ann One"}, headers=admin)
+    ).json()
+    second = await (
+        await client.post("/api/customers", json={"display_name": "Ann Two"}, headers=admin)
+    ).json()
+    cleared = await client.patch(f"/api/customers/{second['id']}", json={"attributes": None}, headers=admin)
+    assert cleared.status == 200 and (await cleared.json())["attributes"] == {}
+    merged = await client.post(
+        "/api/customers/merge", json={"survivor_id": first["id"], "merged_id": second["id"]}, headers=admin
+    )
+    assert merged.status in (200, 201), await merged.text()
+    ticket = await (
+        await client.post(
+            "/api/tickets", json={"customer_id": first["id"], "subject": "Kettle"}, headers=admin
+        )
+    ).json()
+    nulled = await client.patch(f"/api/tickets/{ticket['id']}", json={"subject": None}, headers=admin)
+    assert nulled.status == 422 and "subject may not be null" in await nulled.text()
