@@ -44,6 +44,7 @@ from contact_center.api import routing as routing_api
 from contact_center.api import sla as sla_api
 from contact_center.api import tickets as tickets_api
 from contact_center.api import users as users_api
+from contact_center.auth.throttle import LOGIN_THROTTLE, LoginThrottle
 from contact_center.background import BackgroundJobs
 from contact_center.classify import ComplaintClassifier
 from contact_center.clock import Clock, SystemClock
@@ -110,6 +111,7 @@ def create_app(
     app[CLOCK] = clock or SystemClock()
     app[METRICS] = Metrics()
     app[CUSTOMERS] = CustomerContext.from_settings(settings, app[CLOCK])
+    app[LOGIN_THROTTLE] = LoginThrottle(app[CLOCK])
     app[TICK_INTERVAL] = tick_interval
     app.cleanup_ctx.extend([_database, _redis, _events, _routing, _twilio, _email, _tickets, _realtime])
     endpoints = []

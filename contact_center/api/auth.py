@@ -12,6 +12,7 @@ from contact_center.api.common import caller, path_id, user_json
 from contact_center.auth import sessions as auth_sessions
 from contact_center.auth.passwords import hash_password, needs_rehash, verify_password
 from contact_center.auth.roles import Access
+from contact_center.auth.throttle import LOGIN_THROTTLE
 from contact_center.errors import DomainError
 from contact_center.users import service as users
 from contact_center.web.appkeys import CLOCK, SESSIONS, SETTINGS
@@ -48,11 +49,12 @@ class LoginFailed(DomainError):
     access=Access.PUBLIC,
     body=LoginIn,
     summary="Log in; sets the session cookie",
-    responses={401: "Wrong username or password"},
+    responses={401: "Wrong username or password", 429: "Too many attempts for this username or address"},
 )
 async def login(request: web.Request, body: LoginIn) -> web.Response:
     """Check the password and open a session; the CSRF token must accompany cookie-authenticated writes."""
     settings, now = request.app[SETTINGS], request.app[CLOCK].now()
+    request.app[LOGIN_THROTTLE].check(body.username, request.remote)
     async with request.app[SESSIONS].begin() as db:
         user = await users.user_by_username(db, body.username)
         valid = verify_password(user.password_hash if user else None, body.password)

@@ -177,3 +177,22 @@ async def test_security_headers_on_every_answer(client):
     response = await client.get("/")
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+async def test_password_guessing_is_slowed_per_username_and_per_address(client, staff, clock):
+    for attempt in range(5):
+        response, _ = await login(client, "agent", f"wrong-{attempt}")
+        assert response.status == 401
+    refused, body = await login(client, "agent", staff["agent"]["password"])  # even the right one, for now
+    assert refused.status == 429 and body["error"]["code"] == "rate_limited"
+    other, _ = await login(client, "supervisor", staff["supervisor"]["password"])
+    assert other.status == 200  # another username from the same address is not held up
+    client.session.cookie_jar.clear()  # signed in now: further posts would need the session's CSRF token
+    clock.advance(seconds=30)
+    again, _ = await login(client, "agent", staff["agent"]["password"])
+    assert again.status == 200
+    client.session.cookie_jar.clear()
+    for attempt in range(20):  # one address trying many usernames
+        await login(client, f"guess{attempt}", "password")
+    blocked, _ = await login(client, "admin", staff["admin"]["password"])
+    assert blocked.status == 429
