@@ -16,6 +16,7 @@ from contact_center.auth.throttle import LOGIN_THROTTLE
 from contact_center.errors import DomainError
 from contact_center.users import service as users
 from contact_center.web.appkeys import CLOCK, SESSIONS, SETTINGS
+from contact_center.web.client_address import client_address
 from contact_center.web.endpoints import EndpointTable, json_response
 from contact_center.web.middlewares import SESSION_COOKIE
 
@@ -54,7 +55,7 @@ class LoginFailed(DomainError):
 async def login(request: web.Request, body: LoginIn) -> web.Response:
     """Check the password and open a session; the CSRF token must accompany cookie-authenticated writes."""
     settings, now = request.app[SETTINGS], request.app[CLOCK].now()
-    request.app[LOGIN_THROTTLE].check(body.username, request.remote)
+    request.app[LOGIN_THROTTLE].check(body.username, client_address(request, settings))
     async with request.app[SESSIONS].begin() as db:
         user = await users.user_by_username(db, body.username)
         valid = verify_password(user.password_hash if user else None, body.password)

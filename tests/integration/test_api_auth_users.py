@@ -196,3 +196,31 @@ async def test_password_guessing_is_slowed_per_username_and_per_address(client, 
         await login(client, f"guess{attempt}", "password")
     blocked, _ = await login(client, "admin", staff["admin"]["password"])
     assert blocked.status == 429
+
+
+async def test_behind_a_trusted_proxy_each_client_has_its_own_sign_in_limit(
+    aiohttp_client, settings, staff, clock
+):
+    from contact_center.app import create_app
+
+    behind = await aiohttp_client(
+        create_app(
+            settings.model_copy(update={"trusted_proxies": "127.0.0.0/8"}), clock=clock, tick_interval=None
+        )
+    )
+
+    guesses = iter(range(1000))
+
+    async def attempt(forwarded_for: str) -> int:
+        response = await behind.post(
+            "/api/auth/login",
+            json={"username": f"nobody-{next(guesses)}", "password": "x"},  # a new username every time
+            headers={"X-Forwarded-For": forwarded_for},
+        )
+        return response.status
+
+    statuses = [await attempt("203.0.113.7") for _ in range(21)]
+    assert statuses[:20] == [401] * 20 and statuses[20] == 429  # one client over its 20
+    assert await attempt("203.0.113.8") == 401  # another client behind the same proxy is not held up
+    # a client cannot pick its own address: the proxy appends the real one, and that is what counts
+    assert await attempt("198.51.100.1, 203.0.113.7") == 429
