@@ -123,7 +123,7 @@ class Settings(BaseSettings):
     )
     trusted_proxies: str = Field(
         default="",
-        description="Comma-separated addresses or networks whose X-Forwarded-Proto/Host are believed.",
+        description="Our proxies (addresses or networks): their X-Forwarded-Proto/Host/For are believed.",
     )
     ivr_file: Path | None = Field(default=None, description="The IVR definition (YAML or JSON).")
     hold_music_url: str = Field(
