@@ -140,3 +140,44 @@ async def test_an_offer_out_when_redis_restarts_can_still_be_accepted_once(
     assert accepted.status == 200 and (await accepted.json())["conversation_id"] == result.conversation_id
     assert (await client.post(f"/api/routing/offers/{offer}/accept", headers=agent)).status == 409
     assert list((await app[ROUTING].agent_view(staff["agent"]["id"]))["tasks"]) == [result.task_id]
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_postgresql_connections_dropped_under_webhooks_lose_nothing(twilio_client, database_url):
+    import asyncpg
+    from sqlalchemy import select
+    from sqlalchemy.engine import make_url
+
+    from channels.twilio_webhooks import INBOX
+    from contact_center.db.models import VoiceCall
+    from contact_center.web.appkeys import SESSIONS
+    from tests.integration.test_voice import CALLER, OUR_NUMBER, post
+
+    app = twilio_client.app
+    url = make_url(database_url)
+    admin = await asyncpg.connect(
+        url.set(drivername="postgresql", database="postgres").render_as_string(False)
+    )
+
+    async def drop_connections() -> int:
+        rows = await admin.fetch(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = $1 AND pid <> pg_backend_pid()",
+            url.database,
+        )
+        return len(rows)
+
+    try:
+        await post(twilio_client, "/twilio/voice", CallSid="CA80", From=CALLER, To=OUR_NUMBER)
+        assert await app[INBOX].settled() == 0
+        assert await drop_connections() >= 1  # the app's pooled connections are cut under it
+        for n in range(1, 4):
+            root = await post(twilio_client, "/twilio/voice", CallSid=f"CA8{n}", From=CALLER, To=OUR_NUMBER)
+            assert root.tag == "Response"  # TwiML, never an application error
+            await drop_connections()
+        assert await app[INBOX].settled() == 0
+    finally:
+        await admin.close()
+    async with app[SESSIONS]() as db:
+        sids = sorted((await db.execute(select(VoiceCall.call_sid))).scalars())
+    assert sids == ["CA80", "CA81", "CA82", "CA83"]  # each acknowledged call stored, once
