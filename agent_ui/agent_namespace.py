@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from agent_ui import agent_views, agent_work
 from agent_ui.agent_presence import ConsolePresence
 from agent_ui.socket_auth import socket_user
+from agent_ui.socket_events import answer
 from channels import chat
 from contact_center.auth.roles import Role
 from contact_center.customers.view360 import customer_360
@@ -304,20 +305,7 @@ class AgentNamespace(socketio.AsyncNamespace):
     async def _answer(
         self, sid: str, data: Any, work: Callable[[Session, dict[str, Any]], Awaitable[dict[str, Any]]]
     ) -> dict[str, Any]:
-        if not self.limiter.allow(sid):
-            return {"ok": False, "error": "rate_limited", "message": "too many events; slow down"}
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            return {"ok": False, "error": "invalid", "message": "the payload must be an object"}
-        try:
-            result = await work(await self.get_session(sid), data)
-        except DomainError as exc:
-            return {"ok": False, "error": exc.code, "message": str(exc)}
-        except Exception:
-            log.exception("agent event failed")
-            return {"ok": False, "error": "server_error", "message": "something went wrong on our side"}
-        return {"ok": True, **result}
+        return await answer(self, self.limiter, sid, data, work)
 
     async def _send_state(self, sid: str, user: User) -> None:
         try:

@@ -33,9 +33,10 @@ from agent_ui.agent_namespace import parse
 from agent_ui.agent_namespace import room as agent_room
 from agent_ui.realtime import SIO, mine
 from agent_ui.socket_auth import socket_user
+from agent_ui.socket_events import answer
 from contact_center.auth.roles import Role
 from contact_center.db.models import Conversation, Message, User
-from contact_center.errors import DomainError, NotFound
+from contact_center.errors import NotFound
 from contact_center.events import Event
 from contact_center.rate_limit import RateLimiter
 from contact_center.reports.live import BoardInputs, board, delta
@@ -299,18 +300,7 @@ class WallboardNamespace(socketio.AsyncNamespace):
         data: Any,
         work: Callable[[dict[str, Any], dict[str, Any]], Awaitable[dict[str, Any]]],
     ) -> dict[str, Any]:
-        if not self.limiter.allow(sid):
-            return {"ok": False, "error": "rate_limited", "message": "too many events; slow down"}
-        if not isinstance(data, dict):
-            return {"ok": False, "error": "invalid", "message": "the payload must be an object"}
-        try:
-            result = await work(await self.get_session(sid), data)
-        except DomainError as exc:
-            return {"ok": False, "error": exc.code, "message": str(exc)}
-        except Exception:
-            log.exception("wallboard event failed")
-            return {"ok": False, "error": "server_error", "message": "something went wrong on our side"}
-        return {"ok": True, **result}
+        return await answer(self, self.limiter, sid, data, work)
 
     async def _send_snapshot(self, sid: str) -> None:
         wallboard = self.app[BOARD]

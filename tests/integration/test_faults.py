@@ -76,17 +76,22 @@ def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
         server.kill()
 
 
-async def test_a_queued_contact_survives_redis_killed_and_restarted(
-    aiohttp_client, settings, own_redis, staff, clock
-):
+@pytest.fixture
+async def on_own_redis(aiohttp_client, settings, own_redis, staff, clock):
+    """The app on the test's own Redis, with the agent speaking English."""
     await own_redis.ready()
     app_settings = settings.model_copy(update={"redis_url": own_redis.url, "redis_prefix": "cc-faults:"})
     client = await aiohttp_client(create_app(app_settings, clock=clock, tick_interval=None))
-    app = client.server.app
-    admin, agent = bearer(staff["admin"]["token"]), bearer(staff["agent"]["token"])
+    admin = bearer(staff["admin"]["token"])
     assert (
         await client.patch(f"/api/users/{staff['agent']['id']}", json={"languages": ["en"]}, headers=admin)
     ).ok
+    return client
+
+
+async def test_a_queued_contact_survives_redis_killed_and_restarted(on_own_redis, own_redis, staff):
+    client = on_own_redis
+    app, agent = client.server.app, bearer(staff["agent"]["token"])
     result = await app[INTAKE].receive(
         InboundContact(
             channel="sms", identities=[("phone", "+14155550140")], text="Where is my parcel?", language="en"
@@ -111,17 +116,9 @@ async def test_a_queued_contact_survives_redis_killed_and_restarted(
     assert await app[ROUTING].engine.store.waiting("general") == []
 
 
-async def test_an_offer_out_when_redis_restarts_can_still_be_accepted_once(
-    aiohttp_client, settings, own_redis, staff, clock
-):
-    await own_redis.ready()
-    app_settings = settings.model_copy(update={"redis_url": own_redis.url, "redis_prefix": "cc-faults:"})
-    client = await aiohttp_client(create_app(app_settings, clock=clock, tick_interval=None))
-    app = client.server.app
-    admin, agent = bearer(staff["admin"]["token"]), bearer(staff["agent"]["token"])
-    assert (
-        await client.patch(f"/api/users/{staff['agent']['id']}", json={"languages": ["en"]}, headers=admin)
-    ).ok
+async def test_an_offer_out_when_redis_restarts_can_still_be_accepted_once(on_own_redis, own_redis, staff):
+    client = on_own_redis
+    app, agent = client.server.app, bearer(staff["agent"]["token"])
     assert (await client.post("/api/routing/presence", json={"presence": "available"}, headers=agent)).ok
     result = await app[INTAKE].receive(
         InboundContact(channel="sms", identities=[("phone", "+14155550141")], text="Hello", language="en")
