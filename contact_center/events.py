@@ -21,6 +21,8 @@ from contact_center.clock import Clock, SystemClock
 log = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "cc:events:"
+HEARTBEAT_TOPIC = "bus.heartbeat"  # the bus's own, never dispatched to subscribers
+LISTEN_WAIT_SECONDS = 1.0  # the longest the listener waits on one subscription before looking again
 
 
 @dataclass(frozen=True)
@@ -132,10 +134,25 @@ class InProcessBus:
 
 
 class RedisBus:
-    """Events carried by Redis pub/sub, so subscribers in every process hear them."""
+    """Events carried by Redis pub/sub, so subscribers in every process hear them.
+
+    A subscription can go deaf without an error (a connection a middlebox dropped silently, a subscription
+    lost in a failover). So the bus publishes a heartbeat of its own every `heartbeat_seconds` and listens for
+    it: when it has heard none for `deaf_after_seconds`, it subscribes again on a new connection (and counts
+    it in `resubscriptions`). Events published while a subscription was deaf are not replayed: what must
+    reach an agent is kept in the database and routing store, and a console that reconnects is sent its
+    state again.
+    """
 
     def __init__(
-        self, redis: Any, clock: Clock | None = None, origin: str | None = None, prefix: str = CHANNEL_PREFIX
+        self,
+        redis: Any,
+        clock: Clock | None = None,
+        origin: str | None = None,
+        prefix: str = CHANNEL_PREFIX,
+        *,
+        heartbeat_seconds: float = 3.0,
+        deaf_after_seconds: float = 10.0,
     ) -> None:
         self._redis = redis
         self._prefix = prefix
@@ -144,13 +161,17 @@ class RedisBus:
         self._subscriptions = _Subscriptions()
         self._pubsub: Any = None
         self._listener: asyncio.Task[None] | None = None
-        self._ready = asyncio.Event()
+        self._watchdog: asyncio.Task[None] | None = None
+        self._heartbeat_seconds, self._deaf_after = heartbeat_seconds, deaf_after_seconds
+        self._last_heard = 0.0
+        self.resubscriptions = 0
 
     async def start(self) -> None:
-        """Subscribe to every event channel and start listening."""
-        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        await self._pubsub.psubscribe(f"{self._prefix}*")
+        """Subscribe to every event channel and start listening (and watching that we still hear)."""
+        self._pubsub = await self._subscribe()
+        self._last_heard = asyncio.get_running_loop().time()
         self._listener = asyncio.create_task(self._listen())
+        self._watchdog = asyncio.create_task(self._watch())
 
     async def publish(self, topic: str, payload: dict[str, Any]) -> Event:
         """Send an event to every process (this one included)."""
@@ -173,25 +194,61 @@ class RedisBus:
 
     async def close(self) -> None:
         """Stop listening and release the connection."""
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+        for task in (self._watchdog, self._listener):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._pubsub is not None:
             await self._pubsub.aclose()
         await self._subscriptions.drain()
 
+    async def _subscribe(self) -> Any:
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        await pubsub.psubscribe(f"{self._prefix}*")
+        return pubsub
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            with contextlib.suppress(Exception):  # Redis away: the listener logs it; try again next beat
+                await self._redis.publish(
+                    self._prefix + HEARTBEAT_TOPIC, json.dumps({"origin": self._origin})
+                )
+            await asyncio.sleep(self._heartbeat_seconds)
+            if loop.time() - self._last_heard > self._deaf_after:
+                log.warning(
+                    "the Redis event subscription heard nothing for %.0f s; subscribing again",
+                    self._deaf_after,
+                )
+                try:
+                    fresh = await self._subscribe()
+                except Exception:
+                    log.exception("could not subscribe again; retrying")
+                    continue
+                self._pubsub = fresh  # the listener closes the old one when its wait on it ends
+                self._last_heard = loop.time() + LISTEN_WAIT_SECONDS  # time for the listener to move over
+                self.resubscriptions += 1
+
     async def _listen(self) -> None:
         while True:
+            pubsub = self._pubsub
             try:
-                message = await self._pubsub.get_message(timeout=1.0)
+                message = await pubsub.get_message(timeout=LISTEN_WAIT_SECONDS)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("lost the Redis event subscription; retrying")
                 await asyncio.sleep(1)
                 continue
+            if pubsub is not self._pubsub:  # the watchdog subscribed again: drop the deaf subscription
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
             if message is None or message.get("type") != "pmessage":
+                continue
+            if _channel(message) == self._prefix + HEARTBEAT_TOPIC:
+                if _heartbeat_origin(message) == self._origin:
+                    self._last_heard = asyncio.get_running_loop().time()
                 continue
             try:
                 data = json.loads(message["data"])
@@ -200,6 +257,18 @@ class RedisBus:
                 log.warning("ignored a malformed event on %s", message.get("channel"))
                 continue
             self._subscriptions.dispatch(event)
+
+
+def _channel(message: dict[str, Any]) -> str:
+    channel = message.get("channel")
+    return channel.decode() if isinstance(channel, bytes) else str(channel)
+
+
+def _heartbeat_origin(message: dict[str, Any]) -> str | None:
+    try:
+        return json.loads(message["data"]).get("origin")
+    except (ValueError, TypeError, AttributeError):
+        return None
 
 
 def occurred(event: Event) -> datetime:

@@ -76,3 +76,38 @@ async def test_redis_bus_reaches_subscribers_in_another_process():
         await second.close()
         await first_client.aclose()
         await second_client.aclose()
+
+
+async def test_a_deaf_subscription_is_noticed_and_made_again():
+    require(redis_problem())
+    prefix = f"cc:test:{uuid.uuid4().hex}:"
+    client = aioredis.from_url(REDIS_URL)
+    bus = RedisBus(client, prefix=prefix, heartbeat_seconds=0.05, deaf_after_seconds=0.4)
+    received = asyncio.Queue()
+
+    async def record(event):
+        await received.put(event.topic)
+
+    bus.subscribe("*", record)
+    await bus.start()
+    try:
+        await asyncio.sleep(0.2)
+        await bus.publish("contact.first", {})
+        assert await asyncio.wait_for(received.get(), timeout=5) == "contact.first"
+        await asyncio.sleep(0.6)
+        assert bus.resubscriptions == 0  # hearing its own heartbeats, the bus leaves a good subscription be
+        await bus._pubsub.punsubscribe()  # deaf: the connection stays up but nothing arrives any more
+        await bus.publish("contact.lost", {})
+        for _ in range(100):
+            if bus.resubscriptions:
+                break
+            await asyncio.sleep(0.05)
+        assert bus.resubscriptions == 1
+        await asyncio.sleep(1.2)  # the listener moves to the new subscription within a second
+        assert bus.resubscriptions == 1  # and hears its heartbeats there: no second one
+        await bus.publish("contact.after", {})
+        assert await asyncio.wait_for(received.get(), timeout=5) == "contact.after"  # "contact.lost" is gone
+        assert received.empty()  # heartbeats are never handed to subscribers
+    finally:
+        await bus.close()
+        await client.aclose()
