@@ -34,10 +34,17 @@ def run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
         raise click.ClickException(exc.message) from None
 
 
+# Libraries that log each statement with its parameters (session and CSRF tokens among them) below WARNING.
+PARAMETER_LOGGERS = ("aiosqlite", "asyncpg", "sqlalchemy.engine", "sqlalchemy.pool")
+
+
 def configure_logging(settings: Settings) -> None:
-    """Log at the configured level (Alembic's chatter kept to warnings)."""
+    """Log at the configured level; Alembic, SQLAlchemy's engine and the database drivers at warnings only,
+    even at CC_LOG_LEVEL=DEBUG, so that no statement's parameters reach the logs."""
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    for name in PARAMETER_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 @asynccontextmanager
