@@ -1,5 +1,6 @@
 """Every operation of /api/openapi.json tried by schemathesis against a real server process, as an
-administrator: no answer may be a server error (5xx). Bounded: 5 examples per operation (about a minute); the server errors it found have tests of their own in test_api_bad_input.py.
+administrator: no answer may be a server error (5xx). Bounded: 5 examples per operation (about a minute);
+the server errors it found have tests of their own in test_api_bad_input.py.
 
 The server is `contact-center serve` in a subprocess on a SQLite file (the API's behaviour on PostgreSQL is
 tested elsewhere); its administrator is made with `contact-center user add` and signs in through the API.
