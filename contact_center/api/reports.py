@@ -23,7 +23,7 @@ from contact_center.reports.breakdowns import (
 from contact_center.reports.csv_export import csv_response, csv_text, dict_rows
 from contact_center.reports.forecast import StaffingTarget, staffing_forecast
 from contact_center.reports.intervals import Grain
-from contact_center.reports.queries import DIMENSIONS, MAX_DAYS, InvalidReport, ReportQuery, interval_report
+from contact_center.reports.queries import DIMENSIONS, MAX_DAYS, ReportQuery, check_range, interval_report
 from contact_center.web.appkeys import SESSIONS, SETTINGS
 from contact_center.web.endpoints import EndpointTable
 
@@ -135,7 +135,7 @@ class ReasonQuery(RangeQuery):
 )
 async def reasons(request: web.Request, query: ReasonQuery) -> Any:
     """Wrap-up codes counted on the local day of the wrap-up (a corrected wrap-up counts once)."""
-    _check_range(query, MAX_DAYS)
+    check_range(query.first, query.last, MAX_DAYS)
     async with request.app[SESSIONS]() as db:
         data = await reasons_report(db, query.first, query.last, Grain(query.grain), query.kind)
     if query.format == "json":
@@ -152,7 +152,7 @@ async def reasons(request: web.Request, query: ReasonQuery) -> Any:
 )
 async def complaints(request: web.Request, query: RangeQuery) -> Any:
     """Tickets opened in the range (complaints, service requests, ...), per category."""
-    _check_range(query, MAX_DAYS)
+    check_range(query.first, query.last, MAX_DAYS)
     async with request.app[SESSIONS]() as db:
         data = await complaints_report(db, query.first, query.last, zone_of(request))
     if query.format == "json":
@@ -176,7 +176,7 @@ class ExportQuery(RangeQuery):
 )
 async def conversations(request: web.Request, query: ExportQuery) -> Any:
     """The raw export: JSON pages of `limit` rows after `after_id`, or the whole range as CSV."""
-    _check_range(query, MAX_EXPORT_DAYS)
+    check_range(query.first, query.last, MAX_EXPORT_DAYS)
     zone = zone_of(request)
     if query.format == "json":
         async with request.app[SESSIONS]() as db:
@@ -233,11 +233,3 @@ async def staffing(request: web.Request, query: StaffingQuery) -> dict[str, Any]
         return await staffing_forecast(
             db, queue=row.name, day=query.day, weeks=query.weeks, target=target, zone=zone_of(request)
         )
-
-
-def _check_range(query: RangeQuery, limit: int) -> None:
-    if query.last < query.first:
-        raise InvalidReport("the range ends before it begins")
-    days = (query.last - query.first).days + 1
-    if days > limit:
-        raise InvalidReport(f"this report covers at most {limit} days; {days} asked")

@@ -31,6 +31,15 @@ class InvalidReport(InvalidInput):
     """The report's range, grain or grouping cannot be served."""
 
 
+def check_range(first: date, last: date, limit: int, what: str = "this report") -> None:
+    """Refuse a range that ends before it begins or is longer than `limit` days."""
+    if last < first:
+        raise InvalidReport("the range ends before it begins")
+    days = (last - first).days + 1
+    if days > limit:
+        raise InvalidReport(f"{what} covers at most {limit} days; {days} asked")
+
+
 @dataclass(frozen=True)
 class ReportQuery:
     """Which figures: a range of local days, a grain, the dimensions to split by, optional filters."""
@@ -45,12 +54,8 @@ class ReportQuery:
 
     def check(self) -> None:
         """Refuse ranges the report cannot answer quickly, and unknown dimensions."""
-        if self.last < self.first:
-            raise InvalidReport("the range ends before it begins")
-        days = (self.last - self.first).days + 1
         limit = MAX_FINE_DAYS if self.grain in (Grain.QUARTER, Grain.HOUR) else MAX_DAYS
-        if days > limit:
-            raise InvalidReport(f"a {self.grain.value} report covers at most {limit} days; {days} asked")
+        check_range(self.first, self.last, limit, f"a {self.grain.value} report")
         unknown = [name for name in self.by if name not in DIMENSIONS]
         if unknown:
             raise InvalidReport(f"cannot group by {', '.join(unknown)}; use {', '.join(DIMENSIONS)}")
