@@ -102,8 +102,8 @@ def attach(app: web.Application) -> Callable[[], None]:
             await emit("conversation:updated", conversation, agent_id)
 
     async def on_message(event: Event) -> None:
-        if not mine(app, event):
-            return
+        if not mine(app, event) or event.payload.get("new_conversation"):
+            return  # nobody holds a conversation that this message opened: it arrives with the offer
         payload = event.payload
         message_id = payload.get("message_id") or payload.get("message", {}).get("id")
         if message_id is None:

@@ -326,8 +326,8 @@ def attach(app: web.Application) -> Callable[[], Awaitable[None]]:
             wallboard.changed()
 
     async def on_message(event: Event) -> None:
-        if not mine(app, event):
-            return
+        if not mine(app, event) or event.payload.get("new_conversation"):
+            return  # nobody watches a conversation this message opened: a watch starts with its transcript
         payload = event.payload
         message_id = payload.get("message_id") or payload.get("message", {}).get("id")
         if message_id is None:

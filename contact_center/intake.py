@@ -138,6 +138,8 @@ class Intake:
                     "conversation_id": stored.conversation_id,
                     "message_id": stored.message_id,
                     "survey_answer": bool(contact.attributes.get("survey_answer")),
+                    # a conversation opened by this message has no agent, ticket or watcher yet
+                    "new_conversation": stored.new_conversation,
                 },
             )
         if complaint is not None:
@@ -190,7 +192,9 @@ class Intake:
             if duplicate is not None:
                 return duplicate, None, None
             customer, new_customer = await self._customer(db, contact)
-            conversation, new_conversation = await self._conversation(db, contact, customer.id, now)
+            conversation, new_conversation = await self._conversation(
+                db, contact, customer.id, new_customer, now
+            )
             message = Message(
                 conversation_id=conversation.id,
                 channel=contact.channel,
@@ -204,10 +208,12 @@ class Intake:
             )
             db.add(message)
             complaint = None if conversation.complaint else self._complaint(contact, customer)
-            if complaint is not None and not await self._mark_complaint(db, conversation):
+            if complaint is not None and new_conversation:
+                conversation.complaint = True  # nobody else sees it before this transaction commits
+            elif complaint is not None and not await self._mark_complaint(db, conversation):
                 complaint = None  # a concurrent message made it a complaint first, and says so
             vip = customer.value_tier in self.vip_tiers or customer.lifecycle_stage == "vip"
-            conversation.snippet = (contact.text or contact.subject or "")[:SNIPPET]
+            conversation.snippet = _snippet(contact)
             conversation.last_activity_at = now
             active = conversation.routing_state in ("queued", "offered", "assigned", "wrapping")
             if not active and contact.route:  # committed with the message: re-queued if we die now
@@ -228,7 +234,7 @@ class Intake:
             )
             if active or not contact.route:
                 return result, None, complaint
-            last_agent = await self._last_agent(db, customer.id, conversation.id)
+            last_agent = None if new_customer else await self._last_agent(db, customer.id, conversation.id)
             language = contact.language or customer.language
             task_id, queue = await self.routing.claim_task(
                 conversation, contact.queue or DEFAULT_QUEUE, result.priority, language
@@ -299,12 +305,15 @@ class Intake:
                 lifecycle_stage="lead",
                 identities=usable,
             ),
+            identities_checked=True,  # resolution found none of them owned, in this transaction
         )
         return customer, True
 
     async def _conversation(
-        self, db: AsyncSession, contact: InboundContact, customer_id: int, now: datetime
+        self, db: AsyncSession, contact: InboundContact, customer_id: int, new_customer: bool, now: datetime
     ) -> tuple[Conversation, bool]:
+        """The conversation this contact belongs to: the one it names, else a recent open one of the channel,
+        else a new one (a customer created just now has none)."""
         if contact.conversation_id is not None:
             conversation = await db.get(Conversation, contact.conversation_id)
             if conversation is not None and (
@@ -312,7 +321,7 @@ class Intake:
             ):
                 return conversation, False
         window = REOPEN_WINDOW.get(contact.channel)
-        if window is not None:
+        if window is not None and not new_customer:
             recent = (
                 await db.execute(
                     select(Conversation)
@@ -333,8 +342,10 @@ class Intake:
             channel=contact.channel,
             status="open",
             subject=(contact.subject or "")[:300],
+            snippet=_snippet(contact),
             started_at=now,
             last_activity_at=now,
+            routing_state="pending" if contact.route else None,
         )
         db.add(conversation)
         await db.flush()
@@ -355,6 +366,10 @@ class Intake:
                 .limit(1)
             )
         ).scalar_one_or_none()
+
+
+def _snippet(contact: InboundContact) -> str:
+    return (contact.text or contact.subject or "")[:SNIPPET]
 
 
 def _valid(ctx: CustomerContext, identity: IdentityIn) -> bool:

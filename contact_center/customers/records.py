@@ -35,11 +35,21 @@ EDITABLE_FIELDS = (
 
 
 async def create_customer(
-    db: AsyncSession, ctx: CustomerContext, data: CustomerIn, actor_id: int | None = None
+    db: AsyncSession,
+    ctx: CustomerContext,
+    data: CustomerIn,
+    actor_id: int | None = None,
+    *,
+    identities_checked: bool = False,
 ) -> Customer:
-    """Store a new customer with its identities; Conflict if an identity already belongs to someone."""
+    """Store a new customer with its identities; Conflict if an identity already belongs to someone.
+
+    `identities_checked`: the caller found the identities unowned in this transaction (as resolution does),
+    so they are not looked up again; one taken meanwhile still fails the insert with a Conflict.
+    """
     identities = _normalise_all(ctx, data.identities)
-    await _refuse_taken(db, identities)
+    if not identities_checked:
+        await _refuse_taken(db, identities)
     now = ctx.clock.now()
     customer = Customer(
         display_name=data.display_name or _compose_name(data.given_name, data.family_name),
@@ -59,7 +69,7 @@ async def create_customer(
     for identity, verified in identities:
         db.add(_identity_row(customer.id, identity, verified, now))
     await _flush_or_conflict(db)
-    await refresh_search_keys(db, [customer])
+    await _insert_search_keys(db, [customer])
     record_event(db, ctx, customer.id, "created", {"identities": [i.value for i, _ in identities]}, actor_id)
     return customer
 
@@ -225,6 +235,10 @@ async def refresh_search_keys(db: AsyncSession, customers: Iterable[Customer]) -
     if not ids:
         return
     await db.execute(delete(CustomerSearchKey).where(CustomerSearchKey.customer_id.in_(ids)))
+    await _insert_search_keys(db, customers)
+
+
+async def _insert_search_keys(db: AsyncSession, customers: list[Customer]) -> None:
     rows = [
         {"key": key, "customer_id": c.id}
         for c in customers

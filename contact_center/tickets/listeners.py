@@ -29,12 +29,14 @@ def subscribe(bus: EventBus, service: TicketService) -> Callable[[], None]:
 
     async def on_customer_message(event: Event) -> None:
         # chat messages are heard as chat.message (an open chat's messages do not pass through intake);
-        # a rating that answered a survey is no reply to the ticket
+        # a rating that answered a survey is no reply to the ticket; a conversation this message opened has
+        # no ticket yet
         if (
             published_here(bus, event)
             and event.payload.get("conversation_id")
             and event.payload.get("channel") != "chat"
             and not event.payload.get("survey_answer")
+            and not event.payload.get("new_conversation")
         ):
             await service.customer_wrote(event.payload["conversation_id"], event.payload.get("message_id"))
 
