@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contact_center.customers.view360 import customer_360
@@ -59,9 +59,9 @@ def message_view(message: Message) -> dict[str, Any]:
 
 
 def conversation_view(
-    conversation: Conversation, customer_name: str, wrap_up_until: float | None = None
+    conversation: Any, customer_name: str, wrap_up_until: float | None = None
 ) -> dict[str, Any]:
-    """A conversation summary (a tab of the workspace)."""
+    """A conversation summary (a tab of the workspace), of a Conversation or a row of its columns."""
     return {
         "id": conversation.id,
         "channel": conversation.channel,
@@ -84,28 +84,31 @@ def conversation_view(
     }
 
 
+# Built once (the offer path reuses their compiled form): a conversation's columns and its customer's name.
+_SUMMARY = select(Conversation.__table__, Customer.display_name.label("customer_name")).join(
+    Customer, Customer.id == Conversation.customer_id
+)
+_SUMMARY_BY_ID = _SUMMARY.where(Conversation.id == bindparam("key"))
+_SUMMARY_BY_TASK = _SUMMARY.where(Conversation.task_id == bindparam("key"))
+_CONVERSATION_BY_TASK = select(Conversation.__table__).where(Conversation.task_id == bindparam("task_id"))
+
+
 async def conversation_summary(app: web.Application, conversation_id: int) -> dict[str, Any] | None:
     """The summary of one conversation read now (None when it does not exist)."""
-    return await _summary_where(app, Conversation.id == conversation_id)
+    return await _summary_where(app, _SUMMARY_BY_ID, conversation_id)
 
 
 async def summary_of_task(app: web.Application, task_id: str) -> dict[str, Any] | None:
     """The summary of the conversation a routing task belongs to (None when there is none)."""
-    return await _summary_where(app, Conversation.task_id == task_id)
+    return await _summary_where(app, _SUMMARY_BY_TASK, task_id)
 
 
-async def _summary_where(app: web.Application, condition: Any) -> dict[str, Any] | None:
+async def _summary_where(app: web.Application, query: Any, key: int | str) -> dict[str, Any] | None:
     async with reading(app) as db:
-        row = (
-            await db.execute(
-                select(Conversation, Customer.display_name)
-                .join(Customer, Customer.id == Conversation.customer_id)
-                .where(condition)
-            )
-        ).first()
+        row = (await db.execute(query, {"key": key})).first()
     if row is None:
         return None
-    return conversation_view(row[0], row[1], await _wrap_up_until(app, row[0].task_id))
+    return conversation_view(row, row.customer_name, await _wrap_up_until(app, row.task_id))
 
 
 async def conversation_of_task(db: AsyncSession, task_id: str) -> Conversation | None:
@@ -134,7 +137,7 @@ async def offer_view(app: web.Application, event: dict[str, Any]) -> dict[str, A
     if is_ticket_task(event["task_id"]):
         return await _ticket_offer(app, event)
     async with reading(app) as db:
-        conversation = await conversation_of_task(db, event["task_id"])
+        conversation = (await db.execute(_CONVERSATION_BY_TASK, {"task_id": event["task_id"]})).first()
         if conversation is None:
             return None
         pop = await customer_360(db, app[CUSTOMERS], conversation.customer_id)

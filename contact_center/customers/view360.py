@@ -6,14 +6,15 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from contact_center.customers.context import CustomerContext
-from contact_center.customers.records import get_customer, searchable_name
+from contact_center.customers.records import searchable_name
 from contact_center.customers.resolve import possible_duplicates
-from contact_center.db.models import Conversation, Customer, CustomerNote, Order, Ticket
+from contact_center.db.models import Conversation, Customer, CustomerIdentity, CustomerNote, Order, Ticket
+from contact_center.errors import NotFound
 
 OPEN_TICKET_STATES = ("new", "open", "pending", "escalated", "reopened")
 
@@ -32,59 +33,21 @@ class Limits:
 async def customer_360(
     db: AsyncSession, ctx: CustomerContext, customer_id: int, limits: Limits | None = None
 ) -> dict[str, Any]:
-    """The screen-pop of one customer as plain JSON-ready data."""
+    """The screen-pop of one customer as plain JSON-ready data.
+
+    It sits on the offer path, so it reads columns (rows, not ORM objects) with statements built once, one
+    query per part; only orders are objects (with their items, in a second query when there are any).
+    """
     limits = limits or Limits()
     today = ctx.clock.now().date()
-    customer = await get_customer(db, customer_id)
+    customer = await _customer_row(db, customer_id)
+    identities = (await db.execute(_IDENTITIES, {"customer_id": customer_id})).all()
     conversations = (
-        (
-            await db.execute(
-                select(Conversation)
-                .where(Conversation.customer_id == customer_id)
-                .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
-                .limit(limits.interactions)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    orders = (
-        (
-            await db.execute(
-                select(Order)
-                .where(Order.customer_id == customer_id)
-                .options(selectinload(Order.items))
-                .order_by(Order.ordered_at.desc(), Order.id.desc())
-                .limit(limits.orders)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    tickets = (
-        (
-            await db.execute(
-                select(Ticket)
-                .where(Ticket.customer_id == customer_id, Ticket.status.in_(OPEN_TICKET_STATES))
-                .order_by(Ticket.created_at.desc())
-                .limit(limits.tickets)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    notes = (
-        (
-            await db.execute(
-                select(CustomerNote)
-                .where(CustomerNote.customer_id == customer_id)
-                .order_by(CustomerNote.created_at.desc(), CustomerNote.id.desc())
-                .limit(limits.notes)
-            )
-        )
-        .scalars()
-        .all()
-    )
+        await db.execute(_INTERACTIONS, {"customer_id": customer_id, "limit": limits.interactions})
+    ).all()
+    tickets = (await db.execute(_OPEN_TICKETS, {"customer_id": customer_id, "limit": limits.tickets})).all()
+    notes = (await db.execute(_NOTES, {"customer_id": customer_id, "limit": limits.notes})).all()
+    orders = (await db.execute(_ORDERS, {"customer_id": customer_id, "limit": limits.orders})).scalars().all()
     duplicates = await possible_duplicates(
         db,
         searchable_name(customer),
@@ -102,7 +65,7 @@ async def customer_360(
                 "display_value": i.display_value,
                 "verified": i.verified,
             }
-            for i in customer.identities
+            for i in identities
         ],
         "interactions": [
             {
@@ -137,8 +100,76 @@ async def customer_360(
     }
 
 
-def customer_summary(customer: Customer) -> dict[str, Any]:
-    """The customer's own fields as JSON-ready data."""
+# Built once: the offer path reuses the compiled statements without building and keying them again.
+_CUSTOMER = select(Customer.__table__).where(Customer.id == bindparam("customer_id"))
+_IDENTITIES = (
+    select(
+        CustomerIdentity.id,
+        CustomerIdentity.kind,
+        CustomerIdentity.value,
+        CustomerIdentity.display_value,
+        CustomerIdentity.verified,
+    )
+    .where(CustomerIdentity.customer_id == bindparam("customer_id"))
+    .order_by(CustomerIdentity.id)
+)
+_INTERACTIONS = (
+    select(
+        Conversation.id,
+        Conversation.channel,
+        Conversation.status,
+        Conversation.subject,
+        Conversation.snippet,
+        Conversation.started_at,
+        Conversation.last_activity_at,
+    )
+    .where(Conversation.customer_id == bindparam("customer_id"))
+    .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
+    .limit(bindparam("limit"))
+)
+_OPEN_TICKETS = (
+    select(
+        Ticket.id,
+        Ticket.subject,
+        Ticket.category,
+        Ticket.status,
+        Ticket.priority,
+        Ticket.created_at,
+    )
+    .where(Ticket.customer_id == bindparam("customer_id"), Ticket.status.in_(OPEN_TICKET_STATES))
+    .order_by(Ticket.created_at.desc())
+    .limit(bindparam("limit"))
+)
+_NOTES = (
+    select(CustomerNote.id, CustomerNote.body, CustomerNote.author_id, CustomerNote.created_at)
+    .where(CustomerNote.customer_id == bindparam("customer_id"))
+    .order_by(CustomerNote.created_at.desc(), CustomerNote.id.desc())
+    .limit(bindparam("limit"))
+)
+_ORDERS = (
+    select(Order)
+    .where(Order.customer_id == bindparam("customer_id"))
+    .options(selectinload(Order.items))
+    .order_by(Order.ordered_at.desc(), Order.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
+async def _customer_row(db: AsyncSession, customer_id: int) -> Any:
+    """The customer's columns; NotFound if absent or merged into another (as records.get_customer)."""
+    customer = (await db.execute(_CUSTOMER, {"customer_id": customer_id})).first()
+    if customer is None:
+        raise NotFound(f"customer {customer_id} does not exist")
+    if customer.merged_into_id is not None:
+        raise NotFound(
+            f"customer {customer_id} was merged into customer {customer.merged_into_id}",
+            merged_into=customer.merged_into_id,
+        )
+    return customer
+
+
+def customer_summary(customer: Any) -> dict[str, Any]:
+    """The customer's own fields as JSON-ready data (of a Customer or a row of its columns)."""
     return {
         "id": customer.id,
         "display_name": customer.display_name,

@@ -6,7 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from contact_center.db.models.statistics import IntervalStat, ReasonStat
 from contact_center.reports.counters import CounterKey, Increments, rows_for
@@ -16,12 +16,13 @@ _INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 NO_QUEUE = "(none)"
 
 
-async def add_counters(db: AsyncSession, rows: dict[CounterKey, Increments]) -> None:
+async def add_counters(db: AsyncSession | AsyncConnection, rows: dict[CounterKey, Increments]) -> None:
     """Add each row's increments (creating the row if new). Runs inside the caller's transaction, so the
     counters change exactly when the events that caused them are stored."""
     if not rows:
         return
-    insert = _INSERTS[db.bind.dialect.name]
+    bind = db if isinstance(db, AsyncConnection) else db.bind
+    insert = _INSERTS[bind.dialect.name]
     table = IntervalStat.__table__
     for key, increments in sorted(rows.items(), key=lambda item: _order(item[0])):
         values = {

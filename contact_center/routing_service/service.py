@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from contact_center.clock import Clock
@@ -64,6 +64,7 @@ class RoutingService:
         zone: ZoneInfo = UTC_ZONE,
     ) -> None:
         self.sessions, self.bus, self.clock, self.zone = sessions, bus, clock, zone
+        self._engine: AsyncEngine = sessions.kw["bind"]
         self.engine = RoutingEngine(store, lambda: clock.now().timestamp())
         self.statistics = LiveStatistics(target_seconds=self._target_seconds)
         self._targets: dict[str, float] = {}
@@ -418,9 +419,10 @@ class RoutingService:
 
     async def _store(self, batch: list[RoutingEvent]) -> None:
         """The batch's rows, the conversations' routing state and the interval counters, in one transaction of
-        plain statements (one multi-row INSERT, one UPDATE per state change, one upsert per counter row): the
-        ORM's unit of work cost more than the rest of routing on the offer path."""
-        async with self.sessions.begin() as db:
+        plain statements on a connection (one multi-row INSERT, one UPDATE per conversation, one upsert per
+        counter row): the ORM's session and unit of work cost more than the rest of routing on the offer
+        path."""
+        async with self._engine.begin() as db:
             await db.execute(
                 insert(RoutingEventRecord),
                 [
@@ -435,13 +437,8 @@ class RoutingService:
                     for event in batch
                 ],
             )
-            for event in batch:
-                if event.task_id and event.kind in STATE_BY_EVENT:
-                    await db.execute(
-                        update(Conversation)
-                        .where(Conversation.task_id == event.task_id)
-                        .values(_conversation_changes(event))
-                    )
+            for task_id, changes in _conversation_changes(batch).items():
+                await db.execute(update(Conversation).where(Conversation.task_id == task_id).values(changes))
             await add_counters(db, merge(self._counter_changes(batch)))
 
     def _counter_changes(self, batch: list[RoutingEvent]) -> list[Any]:
@@ -459,7 +456,16 @@ class RoutingService:
         return changes
 
 
-def _conversation_changes(event: RoutingEvent) -> dict[str, Any]:
+def _conversation_changes(batch: list[RoutingEvent]) -> dict[str, dict[str, Any]]:
+    """The columns each task's conversation gets from a batch of events (in order: the last state wins)."""
+    changes: dict[str, dict[str, Any]] = {}
+    for event in batch:
+        if event.task_id and event.kind in STATE_BY_EVENT:
+            changes.setdefault(event.task_id, {}).update(_changes_of(event))
+    return changes
+
+
+def _changes_of(event: RoutingEvent) -> dict[str, Any]:
     """The columns of a conversation that a routing event changes."""
     at = datetime.fromtimestamp(event.at, UTC)
     changes: dict[str, Any] = {"routing_state": STATE_BY_EVENT[event.kind]}
