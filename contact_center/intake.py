@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -93,6 +93,12 @@ class RoutingHints:
     language: str | None
     preferred_agent: int | None
     queue: str
+
+
+# The message a channel id already stored (built once: every contact with an id looks, and most find none).
+_STORED_MESSAGE = select(Message.id, Message.conversation_id).where(
+    Message.channel == bindparam("channel"), Message.external_id == bindparam("external_id")
+)
 
 
 class Intake:
@@ -268,10 +274,8 @@ class Intake:
         """The earlier result for a message with the same channel id (a retried webhook)."""
         if not contact.external_id:
             return None
-        query = select(Message).where(
-            Message.channel == contact.channel, Message.external_id == contact.external_id
-        )
-        existing = (await db.execute(query)).scalar_one_or_none()
+        key = {"channel": contact.channel, "external_id": contact.external_id}
+        existing = (await db.execute(_STORED_MESSAGE, key)).first()
         if existing is None:
             return None
         conversation = await db.get(Conversation, existing.conversation_id)

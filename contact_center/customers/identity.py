@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 import phonenumbers
 
@@ -33,6 +34,7 @@ class Identity:
     display_value: str
 
 
+@lru_cache(maxsize=4096)  # pure, and one contact's identity is normalised at each step of its intake
 def normalise(kind: str, raw: str, default_region: str = "US") -> Identity:
     """Normalise `raw` as an identity of `kind`; raise InvalidInput with the reason when it is not one."""
     try:

@@ -63,12 +63,10 @@ async def create_customer(
         value_tier=ctx.value_model.tier_for(0.0),
         created_at=now,
         updated_at=now,
+        identities=[_identity_row(None, identity, verified, now) for identity, verified in identities],
     )
     db.add(customer)
-    await db.flush()
-    for identity, verified in identities:
-        db.add(_identity_row(customer.id, identity, verified, now))
-    await _flush_or_conflict(db)
+    await _flush_or_conflict(db)  # one flush: the customer, then its identities
     await _insert_search_keys(db, [customer])
     record_event(db, ctx, customer.id, "created", {"identities": [i.value for i, _ in identities]}, actor_id)
     return customer
@@ -279,7 +277,8 @@ async def _refuse_taken(db: AsyncSession, identities: list[tuple[Identity, bool]
         )
 
 
-def _identity_row(customer_id: int, identity: Identity, verified: bool, now: Any) -> CustomerIdentity:
+def _identity_row(customer_id: int | None, identity: Identity, verified: bool, now: Any) -> CustomerIdentity:
+    """An identity row (`customer_id` None when the customer is new: the flush fills it in)."""
     return CustomerIdentity(
         customer_id=customer_id,
         kind=identity.kind.value,

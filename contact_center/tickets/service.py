@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, bindparam, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contact_center.clock import Clock
@@ -67,6 +67,22 @@ class Effects:
     finish_task: str | None = None
     survey: bool = False
     notify: bool = False
+
+
+# The linked tickets that nobody holds of the conversation with this routing task (built once: every accepted
+# conversation looks, and most find none).
+_UNHELD_LINKED_TICKETS = (
+    select(Ticket)
+    .join(TicketConversation, TicketConversation.ticket_id == Ticket.id)
+    .join(Conversation, Conversation.id == TicketConversation.conversation_id)
+    .where(
+        Conversation.task_id == bindparam("task_id"),
+        Ticket.assignee_id.is_(None),
+        Ticket.task_id.is_(None),
+        Ticket.status.in_((TicketState.NEW.value, TicketState.REOPENED.value)),
+    )
+)
+_UNHELD_LINKED_TICKET = _UNHELD_LINKED_TICKETS.with_only_columns(Ticket.id).limit(1)
 
 
 class TicketService:
@@ -580,23 +596,13 @@ class TicketService:
 
     async def conversation_accepted(self, conversation_task_id: str, agent_id: int) -> None:
         """An agent took a conversation: its linked tickets that nobody holds become theirs."""
-        query = (
-            select(Ticket)
-            .join(TicketConversation, TicketConversation.ticket_id == Ticket.id)
-            .join(Conversation, Conversation.id == TicketConversation.conversation_id)
-            .where(
-                Conversation.task_id == conversation_task_id,
-                Ticket.assignee_id.is_(None),
-                Ticket.task_id.is_(None),
-                Ticket.status.in_((TicketState.NEW.value, TicketState.REOPENED.value)),
-            )
-        )
+        key = {"task_id": conversation_task_id}
         async with reading(self.sessions) as db:  # most have none: no write transaction for them
-            if (await db.execute(query.with_only_columns(Ticket.id).limit(1))).first() is None:
+            if (await db.execute(_UNHELD_LINKED_TICKET, key)).first() is None:
                 return
         now = self.clock.now()
         async with self.sessions.begin() as db:
-            tickets = list((await db.execute(query.with_for_update())).scalars())
+            tickets = list((await db.execute(_UNHELD_LINKED_TICKETS.with_for_update(), key)).scalars())
             for ticket in tickets:
                 ticket.assignee_id, ticket.updated_at = agent_id, now
                 data = {"conversation_task_id": conversation_task_id, "tier": ticket.tier}
