@@ -1,9 +1,10 @@
 """The socket.io server: one per process, on /socket.io/, carrying the /chat and /agent namespaces.
 
 Embedded, sockets live in this process (python-socketio's in-memory manager). With CC_REDIS_URL, emits go
-through python-socketio's Redis manager, so a socket connected to any process receives them; reactions to
-bus events are then made by the process that published the event only (its `origin`), so each is emitted
-once. Handshakes from a foreign Origin are refused (cross-site websocket hijacking); payloads are limited.
+through python-socketio's Redis manager (with a watchdog: agent_ui/redis_manager.py), so a socket connected
+to any process receives them; reactions to bus events are then made by the process that published the event
+only (its `origin`), so each is emitted once. Handshakes from a foreign Origin are refused (cross-site
+websocket hijacking); payloads are limited.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from urllib.parse import urlsplit
 import socketio
 from aiohttp import web
 
+from agent_ui.redis_manager import WatchedRedisManager
 from contact_center.auth.roles import Access
 from contact_center.events import Event, published_here
 from contact_center.settings import Settings
@@ -34,7 +36,7 @@ def create_server(settings: Settings) -> socketio.AsyncServer:
     """A socket.io server for this process (Redis-backed when CC_REDIS_URL is set)."""
     manager = None
     if settings.redis_url:
-        manager = socketio.AsyncRedisManager(settings.redis_url, channel=settings.redis_prefix + "socketio")
+        manager = WatchedRedisManager(settings.redis_url, channel=settings.redis_prefix + "socketio")
     return socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=manager,
