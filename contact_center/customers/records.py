@@ -77,7 +77,12 @@ async def get_customer(db: AsyncSession, customer_id: int, *, with_identities: b
     query = select(Customer).where(Customer.id == customer_id)
     if with_identities:
         query = query.options(selectinload(Customer.identities))
-    customer = (await db.execute(query)).scalar_one_or_none()
+    return live_customer(customer_id, (await db.execute(query)).scalar_one_or_none())
+
+
+def live_customer(customer_id: int, customer: Any) -> Any:
+    """`customer` (an object or a row of its columns) as read for `customer_id`; NotFound if it is absent or
+    was merged into another."""
     if customer is None:
         raise NotFound(f"customer {customer_id} does not exist")
     if customer.merged_into_id is not None:

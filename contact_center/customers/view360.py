@@ -11,10 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from contact_center.customers.context import CustomerContext
-from contact_center.customers.records import searchable_name
+from contact_center.customers.records import live_customer, searchable_name
 from contact_center.customers.resolve import possible_duplicates
 from contact_center.db.models import Conversation, Customer, CustomerIdentity, CustomerNote, Order, Ticket
-from contact_center.errors import NotFound
 
 OPEN_TICKET_STATES = ("new", "open", "pending", "escalated", "reopened")
 
@@ -40,7 +39,7 @@ async def customer_360(
     """
     limits = limits or Limits()
     today = ctx.clock.now().date()
-    customer = await _customer_row(db, customer_id)
+    customer = live_customer(customer_id, (await db.execute(_CUSTOMER, {"customer_id": customer_id})).first())
     identities = (await db.execute(_IDENTITIES, {"customer_id": customer_id})).all()
     conversations = (
         await db.execute(_INTERACTIONS, {"customer_id": customer_id, "limit": limits.interactions})
@@ -153,19 +152,6 @@ _ORDERS = (
     .order_by(Order.ordered_at.desc(), Order.id.desc())
     .limit(bindparam("limit"))
 )
-
-
-async def _customer_row(db: AsyncSession, customer_id: int) -> Any:
-    """The customer's columns; NotFound if absent or merged into another (as records.get_customer)."""
-    customer = (await db.execute(_CUSTOMER, {"customer_id": customer_id})).first()
-    if customer is None:
-        raise NotFound(f"customer {customer_id} does not exist")
-    if customer.merged_into_id is not None:
-        raise NotFound(
-            f"customer {customer_id} was merged into customer {customer.merged_into_id}",
-            merged_into=customer.merged_into_id,
-        )
-    return customer
 
 
 def customer_summary(customer: Any) -> dict[str, Any]:

@@ -23,18 +23,24 @@ from tests.services import REDIS_URL
 pytestmark = pytest.mark.redis
 
 
-async def test_an_offer_made_on_one_process_rings_on_the_other(
-    aiohttp_client,
-    redis_settings,  # noqa: F811
-    cleanup_redis,  # noqa: F811
-    staff,
-    sockets,  # noqa: F811
-    clock,
-):
+@pytest.fixture
+async def two_processes(aiohttp_client, redis_settings, cleanup_redis, clock):  # noqa: F811
+    """Two app processes on the same Redis (and database), as test clients: (first, second)."""
     first = await aiohttp_client(create_app(redis_settings, clock=clock, tick_interval=None))
     second = await aiohttp_client(
         create_app(another_process(redis_settings), clock=clock, tick_interval=None)
     )
+    return first, second
+
+
+async def test_an_offer_made_on_one_process_rings_on_the_other(
+    two_processes,
+    redis_settings,  # noqa: F811
+    staff,
+    sockets,  # noqa: F811
+    clock,
+):
+    first, second = two_processes
     admin = bearer(staff["admin"]["token"])
     assert (
         await first.patch(f"/api/users/{staff['agent']['id']}", json={"languages": ["en"]}, headers=admin)
@@ -88,19 +94,14 @@ async def test_the_consoles_of_a_dead_process_stop_counting_when_their_leases_ru
 
 
 async def test_a_wallboard_on_one_process_shows_a_contact_queued_on_the_other(
-    aiohttp_client,
-    redis_settings,  # noqa: F811
-    cleanup_redis,  # noqa: F811
+    two_processes,
     staff,
     sockets,  # noqa: F811
     clock,
 ):
     from tests.integration.test_wallboard import merged, until
 
-    first = await aiohttp_client(create_app(redis_settings, clock=clock, tick_interval=None))
-    second = await aiohttp_client(
-        create_app(another_process(redis_settings), clock=clock, tick_interval=None)
-    )
+    first, second = two_processes
     board = await sockets(second, "/wallboard", auth={"token": staff["supervisor"]["token"]})
     await board.wait_for("wallboard:snapshot")
     await first.server.app[INTAKE].receive(
