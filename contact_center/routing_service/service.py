@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
@@ -50,6 +51,18 @@ STATE_BY_EVENT = {
     "task.timed_out": "queued",
     "task.withdrawn": "queued",
 }
+
+
+async def _default_queue(db: AsyncSession) -> Queue:
+    """Create the default queue; processes starting together on an empty database may race, so the
+    loser reads the winner's row."""
+    try:
+        async with db.begin_nested():
+            default = Queue(name=DEFAULT_QUEUE, description="Everything", channels=[], required_skills={})
+            db.add(default)
+    except IntegrityError:
+        return (await db.execute(select(Queue).where(Queue.name == DEFAULT_QUEUE))).scalar_one()
+    return default
 
 
 class RoutingService:
@@ -99,10 +112,7 @@ class RoutingService:
         async with self.sessions.begin() as db:
             queues = list((await db.execute(select(Queue))).scalars())
             if not queues:
-                default = Queue(name=DEFAULT_QUEUE, description="Everything", channels=[], required_skills={})
-                db.add(default)
-                await db.flush()
-                queues = [default]
+                queues = [await _default_queue(db)]
             users = list(
                 (
                     await db.execute(

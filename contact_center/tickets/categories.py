@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contact_center.db.models import TicketCategory
@@ -30,17 +32,15 @@ async def ensure_builtin(sessions: async_sessionmaker[AsyncSession]) -> None:
 
 
 async def ensure_categories(db: AsyncSession) -> None:
-    """Inside the caller's transaction: add the built-in categories that are missing."""
+    """Inside the caller's transaction: add the built-in categories that are missing. Processes starting
+    together may race to add one; the loser keeps the winner's row."""
     present = set((await db.execute(select(TicketCategory.code))).scalars())
     for code, label, priority in BUILTIN:
-        if code not in present:
-            db.add(
-                TicketCategory(
-                    code=code,
-                    label=label,
-                    tiers=DEFAULT_TIERS,
-                    default_priority=priority,
-                    builtin=True,
-                    active=True,
-                )
-            )
+        if code in present:
+            continue
+        category = TicketCategory(
+            code=code, label=label, tiers=DEFAULT_TIERS, default_priority=priority, builtin=True, active=True
+        )
+        with contextlib.suppress(IntegrityError):
+            async with db.begin_nested():
+                db.add(category)
