@@ -55,20 +55,17 @@ TICKET_STATES = ("new", "open", "pending", "escalated", "solved")
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 CHUNK = 20_000
 MARKER = "cc bench: {} customers loaded"  # the comment on a fully loaded database, what --reuse looks for
-COLUMNS = {
-    table: columns.split()
-    for table, columns in {  # the columns COPY fills, in tuple order
-        "customers": "id display_name given_name family_name language organisation lifecycle_stage attributes "
-        "value_score value_tier created_at updated_at",
-        "customer_identities": "id customer_id kind value display_value verified created_at",
-        "customer_search_keys": "key customer_id",
-        "orders": "id customer_id order_number ordered_at status currency total_cents",
-        "order_items": "id order_id sku product_name quantity unit_price_cents serial_number warranty_ends_on",
-        "conversations": "id customer_id channel status subject snippet started_at last_activity_at",
-        "tickets": "id customer_id subject category status priority created_at updated_at",
-        "customer_notes": "id customer_id body created_at",
-    }.items()
-}
+COLUMNS = {table: columns.split() for table, columns in {  # the columns COPY fills, in tuple order
+    "customers": "id display_name given_name family_name language organisation lifecycle_stage attributes "
+                 "value_score value_tier created_at updated_at",
+    "customer_identities": "id customer_id kind value display_value verified created_at",
+    "customer_search_keys": "key customer_id",
+    "orders": "id customer_id order_number ordered_at status currency total_cents",
+    "order_items": "id order_id sku product_name quantity unit_price_cents serial_number warranty_ends_on",
+    "conversations": "id customer_id channel status subject snippet started_at last_activity_at",
+    "tickets": "id customer_id subject category status priority created_at updated_at",
+    "customer_notes": "id customer_id body created_at",
+}.items()}
 
 
 def log(message: str) -> None:
@@ -122,27 +119,11 @@ class Generator:
         for cid, first, last in zip(range(start, end), firsts, lasts, strict=True):
             name, created = f"{first} {last}", NOW - timedelta(days=rng.uniform(0, 3650))
             score = round(rng.uniform(0, 100), 2)
-            rows["customers"].append(
-                (
-                    cid,
-                    name,
-                    first,
-                    last,
-                    "en",
-                    None,
-                    "customer",
-                    "{}",
-                    score,
-                    TIERS[min(int(score // 25), 3)],
-                    created,
-                    created,
-                )
-            )
+            rows["customers"].append((cid, name, first, last, "en", None, "customer", "{}", score,
+                                      TIERS[min(int(score // 25), 3)], created, created))
             phone, email = phone_of(cid), f"{first}.{last}.{cid}@{rng.choice(DOMAINS)}".lower()
-            rows["customer_identities"] += [
-                (2 * cid - 1, cid, "phone", phone, phone, True, created),
-                (2 * cid, cid, "email", email, email, False, created),
-            ]
+            rows["customer_identities"] += [(2 * cid - 1, cid, "phone", phone, phone, True, created),
+                                            (2 * cid, cid, "email", email, email, False, created)]
             rows["customer_search_keys"] += [(key, cid) for key in names.search_keys(name)]
             for _ in range(rng.choices(range(6), weights=(20, 20, 20, 15, 15, 10))[0]):  # 2.15 on average
                 self.order(cid, created)
@@ -150,32 +131,12 @@ class Generator:
                 at = NOW - timedelta(days=rng.uniform(0, 700))
                 ended = at + timedelta(minutes=rng.uniform(1, 90))
                 channel = rng.choice(CHANNELS)
-                rows["conversations"].append(
-                    (
-                        self.next_id("conversation"),
-                        cid,
-                        channel,
-                        "closed",
-                        "Question about my order",
-                        "Hello, I wanted...",
-                        at,
-                        ended,
-                    )
-                )
+                rows["conversations"].append((self.next_id("conversation"), cid, channel, "closed",
+                                              "Question about my order", "Hello, I wanted...", at, ended))
             if rng.random() < 0.1:
                 at = NOW - timedelta(days=rng.uniform(0, 400))
-                rows["tickets"].append(
-                    (
-                        self.next_id("ticket"),
-                        cid,
-                        "Device stopped working",
-                        "complaint",
-                        rng.choice(TICKET_STATES),
-                        "normal",
-                        at,
-                        at,
-                    )
-                )
+                rows["tickets"].append((self.next_id("ticket"), cid, "Device stopped working", "complaint",
+                                        rng.choice(TICKET_STATES), "normal", at, at))
             if rng.random() < 0.1:
                 rows["customer_notes"].append((self.next_id("note"), cid, "Prefers email.", created))
         return rows
@@ -187,30 +148,11 @@ class Generator:
         for _ in range(rng.randint(1, 3)):
             sku, product, price = rng.choice(PRODUCTS)
             serial = f"SN{rng.getrandbits(40):012X}" if rng.random() < 0.4 else None
-            items.append(
-                (
-                    self.next_id("item"),
-                    order_id,
-                    sku,
-                    product,
-                    rng.randint(1, 2),
-                    price,
-                    serial,
-                    (ordered + timedelta(days=730)).date() if serial else None,
-                )
-            )
+            items.append((self.next_id("item"), order_id, sku, product, rng.randint(1, 2), price, serial,
+                          (ordered + timedelta(days=730)).date() if serial else None))
         self.rows["order_items"] += items
-        self.rows["orders"].append(
-            (
-                order_id,
-                cid,
-                f"ORD-{order_id:010d}",
-                ordered,
-                "completed",
-                "USD",
-                sum(i[4] * i[5] for i in items),
-            )
-        )
+        self.rows["orders"].append((order_id, cid, f"ORD-{order_id:010d}", ordered, "completed", "USD",
+                                    sum(i[4] * i[5] for i in items)))
 
 
 async def defer_constraints(conn: asyncpg.Connection) -> list[str]:
@@ -220,14 +162,10 @@ async def defer_constraints(conn: asyncpg.Connection) -> list[str]:
     constraints = await conn.fetch(
         "SELECT conrelid::regclass::text AS tbl, conname, contype::text, pg_get_constraintdef(oid) AS def "
         "FROM pg_constraint WHERE contype IN ('p', 'u', 'f') AND (conrelid::regclass::text = ANY($1) "
-        "OR (contype = 'f' AND confrelid::regclass::text = ANY($1)))",
-        tables,
-    )
+        "OR (contype = 'f' AND confrelid::regclass::text = ANY($1)))", tables)
     indexes = await conn.fetch(
         "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = ANY($1) "
-        "AND indexname NOT IN (SELECT conname FROM pg_constraint)",
-        tables,
-    )
+        "AND indexname NOT IN (SELECT conname FROM pg_constraint)", tables)
     foreign = [c for c in constraints if c["contype"] == "f"]
     keys = [c for c in constraints if c["contype"] != "f"]
     for c in foreign + keys:
@@ -242,11 +180,8 @@ async def defer_constraints(conn: asyncpg.Connection) -> list[str]:
 def dsns(url: str) -> tuple[str, str, str]:
     """(asyncpg DSN of the bench database, DSN of the maintenance database, database name)."""
     parsed = make_url(url).set(drivername="postgresql")
-    return (
-        parsed.render_as_string(hide_password=False),
-        parsed.set(database="postgres").render_as_string(hide_password=False),
-        parsed.database or "",
-    )
+    return (parsed.render_as_string(hide_password=False),
+            parsed.set(database="postgres").render_as_string(hide_password=False), parsed.database or "")
 
 
 async def load(url: str, n: int, seed: int) -> tuple[float, dict[str, int]]:
@@ -260,28 +195,23 @@ async def load(url: str, n: int, seed: int) -> tuple[float, dict[str, int]]:
     await upgrade(engine)
     await engine.dispose()
     conn = await asyncpg.connect(dsn)
-    await conn.execute(
-        "SET synchronous_commit = off; SET maintenance_work_mem = '512MB'; "
-        "SET max_parallel_maintenance_workers = 0; SET max_parallel_workers_per_gather = 0"
-    )
+    await conn.execute("SET synchronous_commit = off; SET maintenance_work_mem = '512MB'; "
+                       "SET max_parallel_maintenance_workers = 0; SET max_parallel_workers_per_gather = 0")
     restore, generator, totals = await defer_constraints(conn), Generator(seed), dict.fromkeys(COLUMNS, 0)
     for start in range(1, n + 1, CHUNK):
         end = min(n + 1, start + CHUNK)
         for table, rows in generator.chunk(start, end).items():
             await conn.copy_records_to_table(table, records=rows, columns=COLUMNS[table])
             totals[table] += len(rows)
-        log(
-            f"loading {100 * (end - 1) / n:5.1f}%  {end - 1:,}/{n:,} customers  "
-            f"{time.perf_counter() - started:5.0f} s"
-        )
+        log(f"loading {100 * (end - 1) / n:5.1f}%  {end - 1:,}/{n:,} customers  "
+            f"{time.perf_counter() - started:5.0f} s")
     for number, sql in enumerate(restore, 1):
         log(f"keys and indexes {number}/{len(restore)}: {sql[:80]}")
         await conn.execute(sql)
     for table in COLUMNS:
         if table != "customer_search_keys":
-            await conn.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table}"
-            )
+            await conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) "
+                               f"FROM {table}")
         log(f"vacuum analyze {table}")
         await conn.execute(f"VACUUM ANALYZE {table}")
     await conn.close()
@@ -295,14 +225,9 @@ def misspell(rng: random.Random, word: str) -> str:
     word = word.lower()
     while True:
         i, c = rng.randrange(len(word)), rng.choice("abcdefghijklmnopqrstuvwxyz")
-        typo = rng.choice(
-            [
-                word[:i] + c + word[i:],
-                word[:i] + c + word[i + 1 :],
-                word[:i] + word[i + 1 :] if len(word) > 3 else word,
-                word[:i] + word[i + 1 : i + 2] + word[i] + word[i + 2 :],
-            ]
-        )
+        typo = rng.choice([word[:i] + c + word[i:], word[:i] + c + word[i + 1:],
+                           word[:i] + word[i + 1:] if len(word) > 3 else word,
+                           word[:i] + word[i + 1:i + 2] + word[i] + word[i + 2:]])
         if typo != word:
             return typo.capitalize()
 
@@ -311,10 +236,8 @@ def typo_name(rng: random.Random, name: str) -> str:
     """One edit in the first name (40%), in the last name (40%), or one in each (20%)."""
     first, last = name.split(" ", 1)
     which = rng.random()
-    return (
-        f"{misspell(rng, first) if which < 0.6 else first} "
-        f"{misspell(rng, last) if which < 0.2 or which >= 0.6 else last}"
-    )
+    return (f"{misspell(rng, first) if which < 0.6 else first} "
+            f"{misspell(rng, last) if which < 0.2 or which >= 0.6 else last}")
 
 
 def pct(samples: list[float]) -> dict[str, Any]:  # p50 and p99 in ms
@@ -343,13 +266,9 @@ async def measure(url: str, queries: int, baseline_queries: int, seed: int, warm
     gc.collect()
     gc.freeze()  # the million names held for the baseline are not scanned by every garbage collection
     picked = rng.sample(range(len(ids)), warm + queries)
-    idents = {
-        (r["customer_id"], r["kind"]): r["value"]
-        for r in await conn.fetch(
-            "SELECT customer_id, kind, value FROM customer_identities WHERE customer_id = ANY($1)",
-            [ids[i] for i in picked],
-        )
-    }
+    idents = {(r["customer_id"], r["kind"]): r["value"] for r in await conn.fetch(
+        "SELECT customer_id, kind, value FROM customer_identities WHERE customer_id = ANY($1)",
+        [ids[i] for i in picked])}
     await conn.close()
     engine = create_engine(url)
     sessions = session_factory(engine)
@@ -366,14 +285,12 @@ async def measure(url: str, queries: int, baseline_queries: int, seed: int, warm
         async def run(arg: Any) -> Any:
             async with sessions() as db:
                 return await call(db, arg)
-
         return run
 
     log("measuring exact identity lookup")
     id_queries = [identity_query(i) for i in picked]
     id_times, found = await timed(
-        in_session(lambda db, q: records.find_by_identity(db, ctx, q[1], q[2])), id_queries, warm
-    )
+        in_session(lambda db, q: records.find_by_identity(db, ctx, q[1], q[2])), id_queries, warm)
     log("measuring customer_360")
     view = in_session(lambda db, cid: customer_360(db, ctx, cid))
     view_times, _ = await timed(view, [ids[i] for i in picked], warm)
@@ -381,12 +298,9 @@ async def measure(url: str, queries: int, baseline_queries: int, seed: int, warm
     intended = [(ids[i], all_names[i]) for i in picked]
     typos = [typo_name(rng, name) for _, name in intended]
     fuzzy_times, candidates = await timed(
-        in_session(lambda db, q: search.fuzzy_name_search(db, q, limit=5)), typos, warm
-    )
-    fuzzy_hits = [
-        any(c.customer_id == cid or c.display_name == name for c in got)
-        for (cid, name), got in zip(intended[warm:], candidates, strict=True)
-    ]
+        in_session(lambda db, q: search.fuzzy_name_search(db, q, limit=5)), typos, warm)
+    fuzzy_hits = [any(c.customer_id == cid or c.display_name == name for c in got)
+                  for (cid, name), got in zip(intended[warm:], candidates, strict=True)]
     await engine.dispose()
     base_times, base_hits = [], []
     pairs = list(zip(typos[warm:], intended[warm:], strict=True))[:baseline_queries]
@@ -400,19 +314,11 @@ async def measure(url: str, queries: int, baseline_queries: int, seed: int, warm
     fuzzy_stats, base_stats = pct(fuzzy_times), pct(base_times)
     return {
         "customers": len(ids),
-        "identity_lookup": {
-            **pct(id_times),
-            "found": sum(
-                r is not None and r.id == q[0] for q, r in zip(id_queries[warm:], found, strict=True)
-            )
-            / queries,
-        },
+        "identity_lookup": {**pct(id_times), "found": sum(
+            r is not None and r.id == q[0] for q, r in zip(id_queries[warm:], found, strict=True)) / queries},
         "customer_360": pct(view_times),
-        "fuzzy_lookup": {
-            **fuzzy_stats,
-            "recall_top5": sum(fuzzy_hits) / queries,
-            "recall_top5_baseline_queries": sum(fuzzy_hits[: len(base_hits)]) / len(base_hits),
-        },
+        "fuzzy_lookup": {**fuzzy_stats, "recall_top5": sum(fuzzy_hits) / queries,
+                         "recall_top5_baseline_queries": sum(fuzzy_hits[:len(base_hits)]) / len(base_hits)},
         "baseline_extractone": {**base_stats, "recall_top5": sum(base_hits) / len(base_hits)},
         "speedup_p50": round(base_stats["p50_ms"] / fuzzy_stats["p50_ms"], 1),
         "recall_rule": "hit when a top-5 candidate has the intended customer id or exactly its display_name",
@@ -428,39 +334,27 @@ def machine() -> dict[str, Any]:
 
 def table(result: dict[str, Any]) -> str:
     fz, base, env = result["fuzzy_lookup"], result["baseline_extractone"], result["environment"]
-    rows = [
-        ("exact identity lookup", "identity_lookup", f"found {result['identity_lookup']['found']:.3f}"),
-        ("customer_360", "customer_360", ""),
-        (
-            "fuzzy_name_search (misspelt)",
-            "fuzzy_lookup",
-            f"{fz['recall_top5']:.3f} ({fz['recall_top5_baseline_queries']:.3f} on the baseline's queries)",
-        ),
-        ("rapidfuzz extractOne, all names", "baseline_extractone", f"{base['recall_top5']:.3f}"),
-    ]
-    return "\n".join(
-        [
-            f"customers {result['customers']:,}; load {result['load_seconds'] or 'reused'} s; "
-            f"{env['cores']} x {env['cpu']}, {env['ram_gb']} GB, PostgreSQL {env['postgresql']}",
-            f"{'operation':34} {'queries':>7} {'p50 ms':>9} {'p99 ms':>9}  top-5 recall",
-            *[
-                f"{label:34} {result[k]['queries']:>7} {result[k]['p50_ms']:>9.2f} {result[k]['p99_ms']:>9.2f}"
-                f"  {extra}"
-                for label, k, extra in rows
-            ],
-            f"speed-up (baseline p50 / fuzzy p50): {result['speedup_p50']}x (goal 30x); "
-            f"customer_360 p99 {result['customer_360']['p99_ms']} ms (limit 20 ms)",
-            f"recall rule: {result['recall_rule']}",
-        ]
-    )
+    rows = [("exact identity lookup", "identity_lookup", f"found {result['identity_lookup']['found']:.3f}"),
+            ("customer_360", "customer_360", ""),
+            ("fuzzy_name_search (misspelt)", "fuzzy_lookup", f"{fz['recall_top5']:.3f} "
+             f"({fz['recall_top5_baseline_queries']:.3f} on the baseline's queries)"),
+            ("rapidfuzz extractOne, all names", "baseline_extractone", f"{base['recall_top5']:.3f}")]
+    return "\n".join([
+        f"customers {result['customers']:,}; load {result['load_seconds'] or 'reused'} s; "
+        f"{env['cores']} x {env['cpu']}, {env['ram_gb']} GB, PostgreSQL {env['postgresql']}",
+        f"{'operation':34} {'queries':>7} {'p50 ms':>9} {'p99 ms':>9}  top-5 recall",
+        *[f"{label:34} {result[k]['queries']:>7} {result[k]['p50_ms']:>9.2f} {result[k]['p99_ms']:>9.2f}"
+          f"  {extra}" for label, k, extra in rows],
+        f"speed-up (baseline p50 / fuzzy p50): {result['speedup_p50']}x (goal 30x); "
+        f"customer_360 p99 {result['customer_360']['p99_ms']} ms (limit 20 ms)",
+        f"recall rule: {result['recall_rule']}"])
 
 
 async def loaded_marker(url: str) -> str | None:
     _, admin_dsn, db_name = dsns(url)
     admin = await asyncpg.connect(admin_dsn)
-    marked = await admin.fetchval(
-        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1", db_name
-    )
+    marked = await admin.fetchval("SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+                                  "WHERE datname = $1", db_name)
     await admin.close()
     return marked
 
@@ -485,19 +379,12 @@ async def main() -> None:
         engine = create_engine(args.database_url)
         await upgrade(engine)  # a reused database gets the migrations added since it was loaded
         await engine.dispose()
-    result = await measure(
-        args.database_url, args.queries, min(args.baseline_queries, args.queries), args.seed, args.warmup
-    )
+    result = await measure(args.database_url, args.queries, min(args.baseline_queries, args.queries),
+                           args.seed, args.warmup)
     conn = await asyncpg.connect(dsns(args.database_url)[0])
-    result.update(
-        load_seconds=load_seconds,
-        loaded_rows=rows,
-        environment={
-            **machine(),
-            "postgresql": await conn.fetchval("SHOW server_version"),
-            "shared_buffers": await conn.fetchval("SHOW shared_buffers"),
-        },
-    )
+    result.update(load_seconds=load_seconds, loaded_rows=rows, environment={
+        **machine(), "postgresql": await conn.fetchval("SHOW server_version"),
+        "shared_buffers": await conn.fetchval("SHOW shared_buffers")})
     await conn.close()
     print(json.dumps(result, indent=2) if args.json else table(result))
 

@@ -81,6 +81,7 @@ from contact_center.web.appkeys import (
     TWILIO,
 )
 from contact_center.web.endpoints import access_of, add_endpoints
+from contact_center.web.loop_lag import LoopLagMonitor
 from contact_center.web.metrics import Metrics
 from contact_center.web.middlewares import (
     auth_middleware,
@@ -113,7 +114,9 @@ def create_app(
     app[CUSTOMERS] = CustomerContext.from_settings(settings, app[CLOCK])
     app[LOGIN_THROTTLE] = LoginThrottle(app[CLOCK])
     app[TICK_INTERVAL] = tick_interval
-    app.cleanup_ctx.extend([_database, _redis, _events, _routing, _twilio, _email, _tickets, _realtime])
+    app.cleanup_ctx.extend(
+        [_loop_lag, _database, _redis, _events, _routing, _twilio, _email, _tickets, _realtime]
+    )
     endpoints = []
     for table in (
         auth_api.api,
@@ -167,6 +170,14 @@ async def ensure_schema(settings: Settings) -> None:
         )
     finally:
         await engine.dispose()
+
+
+async def _loop_lag(app: web.Application) -> AsyncIterator[None]:
+    """Event-loop lag sampled for /metrics."""
+    monitor = LoopLagMonitor(app[METRICS].registry)
+    monitor.start()
+    yield
+    await monitor.stop()
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

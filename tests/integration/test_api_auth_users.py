@@ -1,5 +1,8 @@
 """Login sessions with CSRF, API tokens, users and teams, the audit log, OpenAPI, health and metrics."""
 
+import asyncio
+import time
+
 from openapi_spec_validator import validate
 
 from tests.conftest import bearer
@@ -164,6 +167,25 @@ async def test_metrics_count_requests_by_route_template(client, staff):
     await client.get("/api/customers/123", headers=bearer(staff["agent"]["token"]))
     text = await (await client.get("/metrics")).text()
     assert 'cc_http_requests_total{method="GET",route="/api/customers/{id}",status="404"} 1.0' in text
+
+
+async def test_metrics_show_the_event_loop_lag_of_a_blocked_loop(client):
+    def lag_buckets(text: str) -> dict[str, float]:
+        prefix = "cc_event_loop_lag_seconds_bucket{le="
+        return {
+            line[len(prefix) :].split('"')[1]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith(prefix)
+        }
+
+    before = lag_buckets(await (await client.get("/metrics")).text())
+    time.sleep(0.3)  # noqa: ASYNC251 - blocking the loop on purpose: this is the lag to be seen
+    await asyncio.sleep(0.2)  # the monitor wakes (0.25 s late), records, and samples again
+    after = lag_buckets(await (await client.get("/metrics")).text())
+
+    late = {le: after[le] - before.get(le, 0.0) for le in after}
+    assert late["+Inf"] - late["0.2"] >= 1, "one wake-up more than 0.2 s late"
+    assert late["+Inf"] - late["1.0"] == 0
 
 
 async def test_unknown_route_and_wrong_method_are_json(client):
