@@ -29,6 +29,7 @@ from contact_center.errors import DomainError, InvalidInput, NotFound
 from contact_center.events import Event
 from contact_center.rate_limit import RateLimiter
 from contact_center.web.appkeys import CLOCK, EVENTS, ROUTING, SESSIONS, SETTINGS
+from contact_center.web.client_address import client_address
 
 log = logging.getLogger(__name__)
 CUSTOMER_SEES = ("task.accepted", "task.completed", "task.transferred")  # agent joined, agent left
@@ -66,7 +67,7 @@ class ChatNamespace(socketio.AsyncNamespace):
         else:
             visitor, token = new_visitor_token(key)
         request = environ.get("aiohttp.request")
-        address = request.remote if request is not None else "unknown"
+        address = (client_address(request, self.app[SETTINGS]) if request is not None else None) or "unknown"
         await self.save_session(sid, {"visitor": visitor, "token": token, "address": address})
 
     async def on_disconnect(self, sid: str, *_: Any) -> None:

@@ -262,6 +262,30 @@ async def test_messages_and_starts_are_rate_limited(client, staff, sockets, cloc
     assert "rate_limited" in refusals
 
 
+async def test_behind_a_trusted_proxy_each_visitor_address_has_its_own_chat_start_limit(
+    aiohttp_client, settings, staff, sockets, clock
+):
+    from contact_center.app import create_app
+
+    behind = await aiohttp_client(
+        create_app(
+            settings.model_copy(update={"trusted_proxies": "127.0.0.0/8"}), clock=clock, tick_interval=None
+        )
+    )
+    await agent_ready(behind, staff)
+
+    async def start_from(forwarded_for: str) -> str | None:
+        visitor = await sockets(behind, headers={"X-Forwarded-For": forwarded_for})
+        await visitor.call("hello")
+        answer = await visitor.call("start", {"name": "Eve", "text": HELLO})
+        return answer.get("error")
+
+    assert [await start_from("203.0.113.7") for _ in range(6)][-1] == "rate_limited"  # one visitor over
+    assert await start_from("203.0.113.8") is None  # another visitor behind the same proxy is not held up
+    # a visitor cannot pick its own address: the proxy appends the real one, and that is what counts
+    assert await start_from("198.51.100.1, 203.0.113.7") == "rate_limited"
+
+
 async def test_with_nobody_to_chat_the_offline_form_becomes_a_ticket_and_an_email(
     aiohttp_client, settings, clock, sockets
 ):
