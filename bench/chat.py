@@ -174,8 +174,12 @@ class Socket:
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.reader: asyncio.Task[None] | None = None
 
-    async def connect(self, session: aiohttp.ClientSession, base: str, auth: dict | None = None) -> None:
-        self.ws = await session.ws_connect(f"{base}/socket.io/?EIO=4&transport=websocket", heartbeat=None)
+    async def connect(
+        self, session: aiohttp.ClientSession, base: str, auth: dict | None = None, headers: dict | None = None
+    ) -> None:
+        self.ws = await session.ws_connect(
+            f"{base}/socket.io/?EIO=4&transport=websocket", heartbeat=None, headers=headers
+        )
         opened = await self.ws.receive_str()
         assert opened.startswith("0"), opened
         await self.ws.send_str(f"40{self.namespace}," + json.dumps(auth or {}))
