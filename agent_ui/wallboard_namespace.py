@@ -6,7 +6,9 @@ connecting and `wallboard:delta` (the queue and agent rows that changed) after r
 while no wallboard is open (embedded; scaled out, the process cannot see other processes' sockets). Every
 `FULL_REFRESH_SECONDS` a fresh snapshot goes out anyway, so a board stays right when another process pushed
 the last change. The board is computed by the process that published the event (`mine`), from the shared
-routing store and database, so all processes agree.
+routing store and database, so all processes agree. Scaled out, a process with wallboards open marks it in
+Redis (`<prefix>wallboard:watched`, renewed while they stay), and the other processes compute boards only
+while that mark is there: a centre with nobody watching spends nothing on boards.
 
 Actions: `agent:presence` (set an agent's state), `task:transfer` (move a contact to a queue or agent),
 `whisper` (a private message to an agent's console), `conversation:watch` / `conversation:unwatch`
@@ -25,6 +27,7 @@ from zoneinfo import ZoneInfo
 import socketio
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
+from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from agent_ui import agent_views
@@ -50,6 +53,9 @@ NAMESPACE = "/wallboard"
 ROOM = "wallboard"
 MAX_UPDATES_PER_SECOND = 4
 FULL_REFRESH_SECONDS = 10.0
+WATCHED_MARK_SECONDS = 3 * FULL_REFRESH_SECONDS  # the mark outlives two missed renewals
+WATCHED_CHECK_SECONDS = 2.0  # how often a process without wallboards looks for the mark
+OPENED_TOPIC = "wallboard.opened"
 WATCHED_MESSAGES = ("message.received", "message.sent", "message.written", "chat.message")
 
 
@@ -97,6 +103,8 @@ class Wallboard:
         self.viewers = 0  # wallboard sockets on this process
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._watched_elsewhere = False
+        self._checked_at = float("-inf")
 
     async def current(self) -> dict[str, Any]:
         """The board now, computed from the routing store and the database."""
@@ -115,14 +123,23 @@ class Wallboard:
             return await board(db, inputs)
 
     def changed(self) -> None:
-        """Something on the board may have changed: push it soon. Embedded, only while a wallboard is open;
-        scaled out, always (the boards open on other processes are not counted here)."""
+        """Something on the board may have changed: push it soon (if anyone watches, here or elsewhere)."""
         if self.viewers > 0 or self.app.get(REDIS) is not None:
             self._changed.set()
 
-    def opened(self) -> None:
-        """A wallboard socket connected to this process."""
+    async def opened(self) -> None:
+        """A wallboard socket connected to this process. Scaled out, the first one tells the other processes
+        at once (they compute boards from now on) and the push loop sets the mark in Redis."""
         self.viewers += 1
+        if self.viewers == 1 and self.app.get(REDIS) is not None:
+            self._checked_at = float("-inf")
+            self._changed.set()
+            await self.app[EVENTS].publish(OPENED_TOPIC, {})
+
+    def opened_elsewhere(self) -> None:
+        """Another process has wallboards open now."""
+        self._watched_elsewhere = True
+        self._checked_at = asyncio.get_running_loop().time()
 
     def closed(self) -> None:
         """A wallboard socket of this process went away; with none left, the next board is sent whole."""
@@ -150,6 +167,27 @@ class Wallboard:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
+    async def watched(self) -> bool:
+        """Whether a wallboard is open on this process or, scaled out, on another (the mark in Redis, looked
+        at every WATCHED_CHECK_SECONDS; while Redis does not answer, the last answer stands)."""
+        redis = self.app.get(REDIS)
+        if redis is None:
+            return self.viewers > 0
+        key = self.app[SETTINGS].redis_prefix + "wallboard:watched"
+        now = asyncio.get_running_loop().time()
+        try:
+            if self.viewers > 0:
+                if now - self._checked_at >= FULL_REFRESH_SECONDS / 2:
+                    await redis.set(key, "1", ex=int(WATCHED_MARK_SECONDS))
+                    self._checked_at = now
+                return True
+            if now - self._checked_at >= WATCHED_CHECK_SECONDS:
+                self._watched_elsewhere = bool(await redis.exists(key))
+                self._checked_at = now
+        except (RedisError, OSError):
+            log.warning("could not reach Redis for the wallboard mark", exc_info=True)
+        return self._watched_elsewhere
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         refresh_at = loop.time() + FULL_REFRESH_SECONDS
@@ -160,7 +198,7 @@ class Wallboard:
             full = loop.time() >= refresh_at
             self._changed.clear()
             try:
-                if self.viewers > 0 or self.app.get(REDIS) is not None:
+                if await self.watched():
                     await self.push(full=full)
             except Exception:
                 log.exception("the wallboard could not be computed")
@@ -189,7 +227,7 @@ class WallboardNamespace(socketio.AsyncNamespace):
             raise socketio.exceptions.ConnectionRefusedError("the wallboard is for supervisors")
         await self.save_session(sid, {"user_id": user.id, "name": user.display_name})
         await self.enter_room(sid, ROOM)
-        self.app[BOARD].opened()
+        await self.app[BOARD].opened()
         self.server.start_background_task(self._send_snapshot, sid)
 
     async def on_disconnect(self, sid: str, *_: Any) -> None:
@@ -341,8 +379,12 @@ def attach(app: web.Application) -> Callable[[], Awaitable[None]]:
                 "conversation:message", pushed, room=watch_room(message.conversation_id), namespace=NAMESPACE
             )
 
+    async def on_opened(event: Event) -> None:
+        if not mine(app, event):
+            wallboard.opened_elsewhere()
+
     bus = app[EVENTS]
-    stops = [bus.subscribe("routing.*", on_routing)]
+    stops = [bus.subscribe("routing.*", on_routing), bus.subscribe(OPENED_TOPIC, on_opened)]
     stops += [bus.subscribe(topic, on_message) for topic in WATCHED_MESSAGES]
 
     async def stop() -> None:

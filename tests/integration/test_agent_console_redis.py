@@ -3,6 +3,7 @@ arriving on the other; consoles counted across processes for the grace period, a
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -114,3 +115,28 @@ async def test_a_wallboard_on_one_process_shows_a_contact_queued_on_the_other(
     assert state["summary"]["waiting"] == 1
     # the other process computes the same board from the shared routing store and database
     assert (await first.server.app[WALLBOARD].current())["queues"]["general/sms"]["waiting"] == 1
+
+
+async def test_no_process_computes_boards_until_a_wallboard_opens_on_any_of_them(
+    two_processes,
+    staff,
+    sockets,  # noqa: F811
+):
+    from tests.integration.test_wallboard import merged, until
+
+    first, second = two_processes
+    await first.server.app[INTAKE].receive(
+        InboundContact(channel="sms", identities=[("phone", "+14155550125")], text="Hello", language="en")
+    )
+    await settle(first.server.app)
+    await asyncio.sleep(0.5)  # the push loop's own pace (real time): it would have computed by now
+    assert first.server.app[WALLBOARD].last is None and second.server.app[WALLBOARD].last is None
+
+    board = await sockets(second, "/wallboard", auth={"token": staff["supervisor"]["token"]})
+    await board.wait_for("wallboard:snapshot")
+    await first.server.app[INTAKE].receive(
+        InboundContact(channel="sms", identities=[("phone", "+14155550126")], text="Hello", language="en")
+    )
+    await settle(first.server.app)
+    await until(lambda: merged(board)["queues"].get("general/sms", {}).get("waiting") == 2)
+    assert first.server.app[WALLBOARD].last is not None  # told by the second process, the first computes
