@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 DEFAULT_QUEUE = "general"
 UTC_ZONE = ZoneInfo("UTC")
 PENDING_GRACE = timedelta(seconds=5)
+STAFFED_FOR = timedelta(seconds=1)  # how long a count of staffed agents stands (counting reads every agent)
 STATE_BY_EVENT = {
     "task.queued": "queued",
     "task.offered": "offered",
@@ -81,6 +82,7 @@ class RoutingService:
         self.engine = RoutingEngine(store, lambda: clock.now().timestamp())
         self.statistics = LiveStatistics(target_seconds=self._target_seconds)
         self._targets: dict[str, float] = {}
+        self._staffed: tuple[datetime, int] | None = None  # (counted at, agents staffed)
         self._pending: asyncio.Queue[RoutingEvent] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self.engine.subscribe(self.statistics)
@@ -143,6 +145,7 @@ class RoutingService:
         if user is None or user.role not in ROUTED_ROLES:
             return
         await self.engine.register_agent(agent_profile(user))
+        self._staffed = None
         if not user.is_active:
             await self.engine.set_presence(str(user.id), Presence.OFFLINE)
 
@@ -224,6 +227,7 @@ class RoutingService:
     async def set_presence(self, user_id: int, presence: Presence, reason: str | None = None) -> None:
         """An agent chooses available, away (with a reason) or offline."""
         await self._known_agent(user_id)
+        self._staffed = None
         await self._guard(self.engine.set_presence(str(user_id), presence, reason))
 
     async def accept(self, user_id: int, reservation_id: str) -> Task:
@@ -344,8 +348,14 @@ class RoutingService:
         }
 
     async def agents_staffed(self) -> int:
-        """Agents who are not offline (available, busy, away or wrapping up)."""
-        return sum(1 for agent in await self.engine.store.agents() if agent.presence != Presence.OFFLINE)
+        """Agents who are not offline (available, busy, away or wrapping up). Counted at most once per
+        STAFFED_FOR (each chat visitor asks, and counting reads every agent), and afresh after a presence
+        change made through this process."""
+        now = self.clock.now()
+        if self._staffed is None or now - self._staffed[0] >= STAFFED_FOR:
+            agents = await self.engine.store.agents()
+            self._staffed = (now, sum(1 for agent in agents if agent.presence != Presence.OFFLINE))
+        return self._staffed[1]
 
     # internals ------------------------------------------------------------------------------------
 
