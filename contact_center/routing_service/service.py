@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 DEFAULT_QUEUE = "general"
 UTC_ZONE = ZoneInfo("UTC")
 PENDING_GRACE = timedelta(seconds=5)
+STORE_ATTEMPTS = 4  # tries at storing a batch of routing events (a deadlock, a dropped connection)
 STAFFED_FOR = timedelta(seconds=1)  # how long a count of staffed agents stands (counting reads every agent)
 STATE_BY_EVENT = {
     "task.queued": "queued",
@@ -423,19 +424,37 @@ class RoutingService:
             )
 
     async def _write_events(self) -> None:
+        """Store and publish the events in batches. The events are published even when they could not be
+        stored: routing has happened (the offer is out), and the agents must hear of it."""
         while True:
             batch = [await self._pending.get()]
             while not self._pending.empty() and len(batch) < 200:
                 batch.append(self._pending.get_nowait())
             try:
-                await self._store(batch)
+                await self._store_retrying(batch)
+            except Exception:
+                log.exception("could not store %d routing events; publishing them all the same", len(batch))
+            try:
                 for event in batch:
                     await self.bus.publish(f"routing.{event.kind}", _event_payload(event))
             except Exception:
-                log.exception("could not store %d routing events", len(batch))
+                log.exception("could not publish %d routing events", len(batch))
             finally:
                 for _ in batch:
                     self._pending.task_done()
+
+    async def _store_retrying(self, batch: list[RoutingEvent]) -> None:
+        """Store the batch; a transaction that failed on the database's side (a deadlock with another
+        process, a dropped connection) rolled back whole, so it is tried again, a few times."""
+        for attempt in range(STORE_ATTEMPTS):
+            try:
+                await self._store(batch)
+                return
+            except DBAPIError as exc:
+                if isinstance(exc, IntegrityError) or attempt == STORE_ATTEMPTS - 1:
+                    raise
+                log.warning("storing %d routing events failed (%s); trying again", len(batch), exc.orig)
+                await asyncio.sleep(0.05 * 2**attempt)
 
     async def _store(self, batch: list[RoutingEvent]) -> None:
         """The batch's rows, the conversations' routing state and the interval counters, in one transaction of
@@ -457,7 +476,8 @@ class RoutingService:
                     for event in batch
                 ],
             )
-            for task_id, changes in _conversation_changes(batch).items():
+            # in task order: two processes updating the same conversations lock them in the same order
+            for task_id, changes in sorted(_conversation_changes(batch).items()):
                 await db.execute(update(Conversation).where(Conversation.task_id == task_id).values(changes))
             await add_counters(db, merge(self._counter_changes(batch)))
 
