@@ -338,8 +338,7 @@ class RoutingService:
         position = ids.index(task_id) + 1 if task_id in ids else 1
         figures = self.statistics.queues.get(task.queue)
         handle = (figures.average_handle_time if figures else None) or 180.0
-        staffed = sum(1 for agent in await self.engine.store.agents() if agent.presence != Presence.OFFLINE)
-        return position, position * handle / max(1, staffed)
+        return position, position * handle / max(1, await self.agents_staffed())
 
     async def presences(self) -> dict[int, dict[str, Any]]:
         """Every agent routing knows: presence and away reason, by user id."""
