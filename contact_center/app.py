@@ -94,6 +94,7 @@ from routing.stores.memory import MemoryStore
 from routing.stores.redis import RedisStore
 
 log = logging.getLogger(__name__)
+REDIS_POOL_WAIT_SECONDS = 5.0  # a command waits this long for a free connection, then fails
 
 
 class DatabaseNotMigrated(RuntimeError):
@@ -194,7 +195,14 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     if not url:
         yield
         return
-    client = aioredis.from_url(url, decode_responses=True, health_check_interval=30)
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=app[SETTINGS].redis_max_connections,
+        timeout=REDIS_POOL_WAIT_SECONDS,
+        decode_responses=True,
+        health_check_interval=30,
+    )
+    client = aioredis.Redis.from_pool(pool)  # owns the pool: closed with the client
     app[REDIS] = client
     yield
     await client.aclose()

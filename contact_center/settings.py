@@ -43,6 +43,12 @@ class Settings(BaseSettings):
         default="", description="SQLAlchemy async URL; empty means a SQLite file under the data directory."
     )
     redis_url: str = Field(default="", description="Redis URL; empty means in-memory routing and events.")
+    redis_max_connections: int = Field(
+        default=200,
+        ge=4,
+        le=10_000,
+        description="Connections to Redis per process; when all are busy, a command waits up to 5 s.",
+    )
     redis_prefix: str = Field(
         default="cc:", pattern=r"^[A-Za-z0-9:_\-]{1,64}$", description="Prefix of Redis keys and channels."
     )

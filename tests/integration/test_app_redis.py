@@ -64,3 +64,20 @@ async def test_health_checks_redis_and_routing_runs_on_it(
     assert again.status == 409
     await first.server.app[ROUTING].flush()
     await second.server.app[ROUTING].flush()
+
+
+async def test_with_every_redis_connection_busy_a_command_waits_for_one(
+    aiohttp_client, redis_settings, cleanup_redis
+):
+    import asyncio
+
+    from contact_center.web.appkeys import REDIS
+
+    small = redis_settings.model_copy(update={"redis_max_connections": 10})
+    client = await aiohttp_client(create_app(small, tick_interval=None))
+    redis = client.server.app[REDIS]
+    empty = f"{small.redis_prefix}nothing-here"
+    # more commands at once than the pool has connections (and than redis-py's default pool of 100), each
+    # holding its connection for 0.05 s: they take turns instead of failing with "Too many connections"
+    answers = await asyncio.gather(*(redis.blpop([empty], timeout=0.05) for _ in range(150)))
+    assert answers == [None] * 150
