@@ -107,3 +107,52 @@ async def test_a_deaf_socketio_listener_subscribes_again_and_hears_other_process
         await client.disconnect()
         await http.close()
         await relay.close()
+
+
+async def test_an_emit_to_a_socket_of_this_process_stays_off_redis_and_a_room_emit_goes_through_it():
+    require(redis_problem())
+    import redis.asyncio as aioredis
+
+    channel = f"cc:test:{uuid.uuid4().hex}:socketio"
+    manager = WatchedRedisManager(REDIS_URL, channel)
+    server = socketio.AsyncServer(async_mode="aiohttp", client_manager=manager)
+    sids: list[str] = []
+
+    @server.on("connect", namespace=NAMESPACE)
+    async def connect(sid, environ, auth=None):
+        sids.append(sid)
+        await server.enter_room(sid, "agents", namespace=NAMESPACE)
+
+    app = web.Application()
+    server.attach(app)
+    http = TestServer(app)
+    await http.start_server()
+    spy = aioredis.from_url(REDIS_URL)
+    published = spy.pubsub()
+    await published.subscribe(channel)
+    client = socketio.AsyncClient()
+    received: asyncio.Queue = asyncio.Queue()
+    client.on("board", received.put, namespace=NAMESPACE)
+
+    async def emits_seen() -> list[bytes]:
+        seen = []
+        while message := await published.get_message(ignore_subscribe_messages=True, timeout=0.3):
+            if b"cc.heartbeat" not in message["data"]:
+                seen.append(message["data"])
+        return seen
+
+    try:
+        await client.connect(str(http.make_url("/")), namespaces=[NAMESPACE], transports=["websocket"])
+        await server.emit("board", {"to": "one socket"}, to=sids[0], namespace=NAMESPACE)
+        assert await asyncio.wait_for(received.get(), timeout=5) == {"to": "one socket"}
+        assert await emits_seen() == []  # delivered here, never published
+
+        await server.emit("board", {"to": "a room"}, room="agents", namespace=NAMESPACE)
+        assert await asyncio.wait_for(received.get(), timeout=5) == {"to": "a room"}
+        assert len(await emits_seen()) == 1  # the other processes may hold sockets of the room
+        assert received.empty()
+    finally:
+        await client.disconnect()
+        await http.close()
+        await published.aclose()
+        await spy.aclose()
