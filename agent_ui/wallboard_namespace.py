@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 import socketio
 from aiohttp import web
+from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field
 from redis.exceptions import RedisError
 from sqlalchemy import select
@@ -45,7 +46,7 @@ from contact_center.rate_limit import RateLimiter
 from contact_center.reports.live import BoardInputs, board, delta
 from contact_center.routing_service.config import TransferIn
 from contact_center.users import service as users
-from contact_center.web.appkeys import CLOCK, EVENTS, REDIS, ROUTING, SESSIONS, SETTINGS
+from contact_center.web.appkeys import CLOCK, EVENTS, METRICS, REDIS, ROUTING, SESSIONS, SETTINGS
 from routing.model import Presence
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ MAX_UPDATES_PER_SECOND = 4
 FULL_REFRESH_SECONDS = 10.0
 WATCHED_MARK_SECONDS = 3 * FULL_REFRESH_SECONDS  # the mark outlives two missed renewals
 WATCHED_CHECK_SECONDS = 2.0  # how often a process without wallboards looks for the mark
+RECENT_SECONDS = 1.0  # a board this fresh is sent as it is to a wallboard that connects
 OPENED_TOPIC = "wallboard.opened"
 WATCHED_MESSAGES = ("message.received", "message.sent", "message.written", "chat.message")
 
@@ -105,9 +107,15 @@ class Wallboard:
         self._task: asyncio.Task[None] | None = None
         self._watched_elsewhere = False
         self._checked_at = float("-inf")
+        self._recent: tuple[float, dict[str, Any]] | None = None  # (loop time, the newest board computed)
+        self._computing: asyncio.Future[dict[str, Any]] | None = None
+        self.computed = Counter(
+            "cc_wallboard_boards_computed", "Boards computed by this process", registry=app[METRICS].registry
+        )
 
     async def current(self) -> dict[str, Any]:
         """The board now, computed from the routing store and the database."""
+        self.computed.inc()
         app, routing = self.app, self.app[ROUTING]
         store = routing.engine.store
         queues = await store.queues()
@@ -152,9 +160,31 @@ class Wallboard:
         now = await self.current()
         change = delta(None if full else self.last, now)
         self.last = now
+        self._recent = (asyncio.get_running_loop().time(), now)
         if change is not None:
             name = "wallboard:snapshot" if change.pop("full", False) else "wallboard:delta"
             await self.app[SIO].emit(name, change, room=ROOM, namespace=NAMESPACE)
+
+    async def for_new_viewer(self) -> dict[str, Any]:
+        """The board for a socket that just connected: the newest board computed if it is under
+        RECENT_SECONDS old, else a fresh one, computed once for all the sockets connecting meanwhile.
+
+        Either way it is no older than `last`, so the next delta (from `last`) brings the socket up to date.
+        """
+        loop = asyncio.get_running_loop()
+        if self._recent is not None and loop.time() - self._recent[0] < RECENT_SECONDS:
+            return self._recent[1]
+        if self._computing is None or self._computing.done():
+            self._computing = asyncio.ensure_future(self._compute_recent())
+        board_now = await asyncio.shield(self._computing)
+        if self.last is None:
+            self.last = board_now  # later pushes are deltas from what this socket was sent
+        return board_now
+
+    async def _compute_recent(self) -> dict[str, Any]:
+        board_now = await self.current()
+        self._recent = (asyncio.get_running_loop().time(), board_now)
+        return board_now
 
     def start(self) -> None:
         """Run the push loop."""
@@ -341,14 +371,11 @@ class WallboardNamespace(socketio.AsyncNamespace):
         return await answer(self, self.limiter, sid, data, work)
 
     async def _send_snapshot(self, sid: str) -> None:
-        wallboard = self.app[BOARD]
         try:
-            snapshot = await wallboard.current()
+            snapshot = await self.app[BOARD].for_new_viewer()
         except Exception:
             log.exception("the wallboard could not be computed")
             return
-        if wallboard.last is None:
-            wallboard.last = snapshot  # later pushes are deltas from what this socket was sent
         await self.emit("wallboard:snapshot", snapshot, to=sid)
 
 

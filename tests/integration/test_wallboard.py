@@ -138,3 +138,18 @@ async def test_a_supervisor_reads_a_live_conversation_and_moves_it_to_another_qu
     await until(lambda: merged(board)["queues"].get("billing/sms", {}).get("waiting") == 1)
     missing = await board.call("conversation:watch", {"conversation_id": 424242})
     assert missing["ok"] is False and missing["error"] == "not_found"
+
+
+async def test_wallboards_connecting_together_share_one_computed_board(client, staff, sockets):  # noqa: F811
+    async def computed() -> float:
+        metrics = await (await client.get("/metrics")).text()
+        [line] = [row for row in metrics.splitlines() if row.startswith("cc_wallboard_boards_computed_total")]
+        return float(line.split()[-1])
+
+    before = await computed()
+    boards = await asyncio.gather(
+        *(sockets(client, "/wallboard", auth={"token": staff["supervisor"]["token"]}) for _ in range(20))
+    )
+    snapshots = [(await board.wait_for("wallboard:snapshot"))[0] for board in boards]
+    assert all(snapshot == snapshots[0] for snapshot in snapshots)
+    assert await computed() - before == 1  # not once per socket
