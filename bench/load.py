@@ -330,8 +330,8 @@ async def send_sms(session: aiohttp.ClientSession, load: Load, contact: Contact,
     sid = "SM" + f"{load.run_id}{next(load.serial):012x}".rjust(32, "0")[-32:]
     form = {"AccountSid": ACCOUNT_SID, "MessageSid": sid, "From": contact.key, "To": OUR_NUMBER}
     form["Body"] = "Hello, my order has not arrived yet, could you check it for me please?"
-    contact.queued_at = due
-    await post_webhook(session, load, contact.server, "/twilio/sms", form, due)
+    if await post_webhook(session, load, contact.server, "/twilio/sms", form, due) is not None:
+        contact.queued_at = due
 
 
 async def send_call(session: aiohttp.ClientSession, load: Load, contact: Contact, due: float) -> None:
@@ -437,6 +437,25 @@ async def connect_agents(
     return sockets, problems
 
 
+class WallboardSocket(Socket):
+    """A /wallboard socket that decodes a board only while a round waits for it: 5,000 sockets decoding every
+    whole board would measure this load generator, not the server."""
+
+    def __init__(self, boards: Wallboards, index: int) -> None:
+        super().__init__("/wallboard")
+        self.boards, self.index = boards, index
+
+    async def _read(self) -> None:
+        assert self.ws is not None
+        loop = asyncio.get_running_loop()
+        async for message in self.ws:
+            text = message.data
+            if text == "2":
+                await self.ws.send_str("3")
+            elif text.startswith('42/wallboard,["wallboard:') and self.boards.waiting_for(self.index):
+                self.boards.arrived(self.index, json.loads(text[len("42/wallboard,") :])[1], loop.time())
+
+
 class Wallboards:
     """Wallboard sockets that note when each first shows a given agent in a given presence."""
 
@@ -445,23 +464,19 @@ class Wallboards:
         self.expect: tuple[str, str] | None = None  # (agent id, presence)
         self.seen: dict[int, float] = {}
 
-    def handler(self, index: int) -> Any:
-        loop = asyncio.get_running_loop()
+    def waiting_for(self, index: int) -> bool:
+        return self.expect is not None and index not in self.seen
 
-        def on_board(board: dict[str, Any]) -> None:
-            if self.expect is None or index in self.seen:
-                return
-            agent_id, presence = self.expect
-            row = (board.get("agents") or {}).get(agent_id)
-            if row is not None and row.get("presence") == presence:
-                self.seen[index] = loop.time()
-
-        return on_board
+    def arrived(self, index: int, board: dict[str, Any], at: float) -> None:
+        assert self.expect is not None
+        agent_id, presence = self.expect
+        row = (board.get("agents") or {}).get(agent_id)
+        if row is not None and row.get("presence") == presence:
+            self.seen[index] = at
 
     async def connect(self, session: aiohttp.ClientSession, base: str, token: str, count: int) -> None:
         async def open_one(index: int) -> Socket:
-            socket = Socket("/wallboard")
-            socket.handlers["wallboard:snapshot"] = socket.handlers["wallboard:delta"] = self.handler(index)
+            socket = WallboardSocket(self, index)
             await socket.connect(session, base, {"token": token})
             return socket
 
@@ -556,7 +571,8 @@ async def run_step(
         elif contact.channel == "voice":
             job = send_call(session, load, contact, due)
         elif contact.channel == "chat":
-            address = f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
+            n = next(load.serial)  # a new visitor address for every chat of the run (each has its own limit)
+            address = f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
             job = send_chat(session, load, contact, visitors, address)
         else:
             job = send_email(load, contact)
@@ -580,6 +596,7 @@ async def run_step(
     webhooks = [ms for path, values in load.webhook_ms.items() if path != "smtp" for ms in values]
     return {
         "sent": len(contacts),
+        "never_queued": len(contacts) - len(queued),  # a webhook, IVR step, chat start or SMTP that failed
         "queued": len(queued),
         "offered": len(offered),
         "lost": len(queued) - len(offered),
@@ -653,7 +670,8 @@ async def measure(
             steps.append(step)
             offer = step["offer_ms"]
             log(
-                f"{rate:>5g}/s: {step['offered']}/{step['sent']} offered, lost {step['lost']}, errors "
+                f"{rate:>5g}/s: {step['offered']}/{step['sent']} offered, lost {step['lost']}, "
+                f"never queued {step['never_queued']}, errors "
                 f"{sum(step['errors'].values())}; offer p50 {offer['p50']} ms p99 {offer['p99']}; "
                 f"webhook p99 {step['webhook_ms']['p99']} ms (plain {step['plain_handler_ms']['p99_ms']}); "
                 f"loop lag p99 "
@@ -699,7 +717,9 @@ def verdict(results: dict[str, Any]) -> dict[str, Any]:
     if at_goal:
         step = at_goal[0]
         p99, lag = step["offer_ms"]["p99"], step["loop_lag_p99_ms_worst_process"]
-        goals["offer_p99_ms_at_100_per_s"] = goal(p99, GOAL_OFFER_P99_MS, extra=step["lost"] == 0)
+        goals["offer_p99_ms_at_100_per_s"] = goal(
+            p99, GOAL_OFFER_P99_MS, extra=step["lost"] == step["never_queued"] == 0
+        )
         goals["loop_lag_p99_ms_at_100_per_s"] = goal(lag, GOAL_LAG_P99_MS)
     board = results["wallboard"]
     if board:
@@ -714,7 +734,8 @@ def verdict(results: dict[str, Any]) -> dict[str, Any]:
 
 def goal(value: float | None, limit: float, extra: bool = True) -> dict[str, Any]:
     met = value is not None and value < limit and extra
-    return {"value": value, "limit": limit, "ratio": round(value / limit, 2) if value else None, "met": met}
+    ratio = round(value / limit, 2) if value is not None else None
+    return {"value": value, "limit": limit, "ratio": ratio, "met": met}
 
 
 def delete_redis_keys(url: str, prefix: str) -> None:
