@@ -13,11 +13,12 @@ import logging
 import uuid
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
@@ -39,6 +40,7 @@ DEFAULT_QUEUE = "general"
 UTC_ZONE = ZoneInfo("UTC")
 PENDING_GRACE = timedelta(seconds=5)
 STORE_ATTEMPTS = 4  # tries at storing a batch of routing events (a deadlock, a dropped connection)
+PASSING_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
 STAFFED_FOR = timedelta(seconds=1)  # how long a count of staffed agents stands (counting reads every agent)
 STATE_BY_EVENT = {
     "task.queued": "queued",
@@ -63,7 +65,10 @@ async def _default_queue(db: AsyncSession) -> Queue:
             default = Queue(name=DEFAULT_QUEUE, description="Everything", channels=[], required_skills={})
             db.add(default)
     except IntegrityError:
-        return (await db.execute(select(Queue).where(Queue.name == DEFAULT_QUEUE))).scalar_one()
+        winner = (await db.execute(select(Queue).where(Queue.name == DEFAULT_QUEUE))).scalar_one_or_none()
+        if winner is None:
+            raise  # another constraint failed: not the race
+        return winner
     return default
 
 
@@ -228,8 +233,10 @@ class RoutingService:
     async def set_presence(self, user_id: int, presence: Presence, reason: str | None = None) -> None:
         """An agent chooses available, away (with a reason) or offline."""
         await self._known_agent(user_id)
-        self._staffed = None
-        await self._guard(self.engine.set_presence(str(user_id), presence, reason))
+        try:
+            await self._guard(self.engine.set_presence(str(user_id), presence, reason))
+        finally:
+            self._staffed = None  # after the change: a count taken meanwhile would miss it
 
     async def accept(self, user_id: int, reservation_id: str) -> Task:
         """The agent accepts their own offer; a second accept is a Conflict."""
@@ -352,7 +359,7 @@ class RoutingService:
         STAFFED_FOR (each chat visitor asks, and counting reads every agent), and afresh after a presence
         change made through this process."""
         now = self.clock.now()
-        if self._staffed is None or now - self._staffed[0] >= STAFFED_FOR:
+        if self._staffed is None or not timedelta(0) <= now - self._staffed[0] < STAFFED_FOR:
             agents = await self.engine.store.agents()
             self._staffed = (now, sum(1 for agent in agents if agent.presence != Presence.OFFLINE))
         return self._staffed[1]
@@ -443,14 +450,15 @@ class RoutingService:
                     self._pending.task_done()
 
     async def _store_retrying(self, batch: list[RoutingEvent]) -> None:
-        """Store the batch; a transaction that failed on the database's side (a deadlock with another
-        process, a dropped connection) rolled back whole, so it is tried again, a few times."""
+        """Store the batch, trying again (a few times) when the transaction failed before its COMMIT for a
+        passing reason (a deadlock with another process, a dropped connection): it rolled back whole. A
+        failed COMMIT is not tried again, as it may have been applied."""
         for attempt in range(STORE_ATTEMPTS):
             try:
                 await self._store(batch)
                 return
             except DBAPIError as exc:
-                if isinstance(exc, IntegrityError) or attempt == STORE_ATTEMPTS - 1:
+                if not _passing(exc) or attempt == STORE_ATTEMPTS - 1:
                     raise
                 log.warning("storing %d routing events failed (%s); trying again", len(batch), exc.orig)
                 await asyncio.sleep(0.05 * 2**attempt)
@@ -460,7 +468,8 @@ class RoutingService:
         plain statements on a connection (one multi-row INSERT, one UPDATE per conversation, one upsert per
         counter row): the ORM's session and unit of work cost more than the rest of routing on the offer
         path."""
-        async with self._engine.begin() as db:
+        async with self._engine.connect() as db:
+            await db.begin()
             await db.execute(
                 insert(RoutingEventRecord),
                 [
@@ -476,9 +485,13 @@ class RoutingService:
                 ],
             )
             # in task order: two processes updating the same conversations lock them in the same order
-            for task_id, changes in sorted(_conversation_changes(batch).items()):
+            for task_id, changes in sorted(_conversation_changes(batch).items(), key=itemgetter(0)):
                 await db.execute(update(Conversation).where(Conversation.task_id == task_id).values(changes))
             await add_counters(db, merge(self._counter_changes(batch)))
+            try:
+                await db.commit()
+            except DBAPIError as exc:
+                raise _CommitUncertain(str(exc.orig)) from exc
 
     def _counter_changes(self, batch: list[RoutingEvent]) -> list[Any]:
         changes = []
@@ -493,6 +506,17 @@ class RoutingService:
                 zone=self.zone,
             )
         return changes
+
+
+class _CommitUncertain(Exception):
+    """The COMMIT itself failed: the transaction may or may not have been applied."""
+
+
+def _passing(exc: DBAPIError) -> bool:
+    """A failure that trying again may cure: a deadlock or serialisation failure, a lost connection."""
+    if exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    return getattr(exc.orig, "pgcode", None) in PASSING_SQLSTATES
 
 
 def _conversation_changes(batch: list[RoutingEvent]) -> dict[str, dict[str, Any]]:

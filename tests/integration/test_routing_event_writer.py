@@ -19,6 +19,7 @@ from contact_center.events import Event, InProcessBus
 from contact_center.routing_service.service import RoutingService
 from routing.model import RoutingEvent
 from routing.stores.memory import MemoryStore
+from tests.pg_locks import backend_waiting_on_a_lock
 
 pytestmark = pytest.mark.parametrize(
     "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
@@ -81,24 +82,6 @@ async def holding_row(engine: AsyncEngine, task_id: str) -> AsyncIterator[AsyncC
         await transaction.commit()
 
 
-async def writer_waits_on_a_lock(engine: AsyncEngine) -> int:
-    """The backend pid of the writer's connection once it waits for a row lock."""
-    async with engine.connect() as probe:
-        for _ in range(200):
-            pid = (
-                await probe.execute(
-                    text(  # (only the writer waits on a lock here)
-                        "SELECT pid FROM pg_stat_activity "
-                        "WHERE wait_event_type = 'Lock' AND datname = current_database()"
-                    )
-                )
-            ).scalar()
-            if pid is not None:
-                return pid
-            await asyncio.sleep(0.02)
-    raise AssertionError("the writer never waited on the held row")
-
-
 async def states(sessions) -> dict[str, str | None]:
     async with sessions() as db:
         rows = await db.execute(select(Conversation.task_id, Conversation.routing_state))
@@ -119,7 +102,7 @@ async def test_writers_lock_conversations_in_task_order_so_they_cannot_deadlock(
         at = clock.now().timestamp()
         for event in (offered("task-b", at), offered("task-a", at)):  # one batch, b's event first
             service._pending.put_nowait(event)
-        await writer_waits_on_a_lock(engine)  # the writer waits for a ...
+        await backend_waiting_on_a_lock(engine, "the writer")  # the writer waits for a ...
         await asyncio.wait_for(  # ... holding nothing yet, so the other writer's next row is free
             other.execute(text("UPDATE conversations SET snippet = 'held' WHERE task_id = 'task-b'")), 5
         )
@@ -137,7 +120,7 @@ async def test_a_batch_whose_connection_was_dropped_is_stored_again_once_and_pub
     await conversations(sessions, clock, "task-a")
     async with holding_row(engine, "task-a"):
         service._pending.put_nowait(offered("task-a", clock.now().timestamp()))
-        pid = await writer_waits_on_a_lock(engine)
+        pid = await backend_waiting_on_a_lock(engine, "the writer")
         async with engine.connect() as admin:
             await admin.execute(
                 text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}
