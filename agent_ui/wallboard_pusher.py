@@ -190,9 +190,13 @@ class Wallboard:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         refresh_at = loop.time() + FULL_REFRESH_SECONDS
+        unpushed = False  # a change seen while another process held the lease (it may have died since)
         while True:
+            wake_at = refresh_at
+            if unpushed:  # look at the lease again when it is due, not only at the next change
+                wake_at = min(refresh_at, self._lease_at + PUSHER_LEASE_SECONDS / 3)
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(max(0.0, refresh_at - loop.time())):
+                async with asyncio.timeout(max(0.0, wake_at - loop.time())):
                     await self._changed.wait()
             full = loop.time() >= refresh_at
             self._changed.clear()
@@ -200,8 +204,10 @@ class Wallboard:
                 watched = await self.watched()  # (keeps this process's mark fresh, pusher or not)
                 if await self.pushing() and watched:
                     await self.push(full=full)
+                    unpushed = False
                 else:
                     self.last = None  # nobody watches (or another process pushes): start afresh later
+                    unpushed = watched
             except Exception:
                 log.exception("the wallboard could not be computed")
             if full:

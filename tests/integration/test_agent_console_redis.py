@@ -147,3 +147,39 @@ async def test_no_process_computes_boards_until_a_wallboard_opens_and_then_one_p
     await until(lambda: merged(board)["queues"].get("general/sms", {}).get("waiting") == 2)
     pushers = [p for p in (first, second) if p.server.app[WALLBOARD].last is not None]
     assert len(pushers) == 1  # one process computes and pushes the deltas, whichever holds the lease
+
+
+async def test_when_the_pushing_process_stops_another_one_pushes_the_wallboard(
+    two_processes,
+    redis_settings,  # noqa: F811
+    staff,
+    sockets,  # noqa: F811
+    clock,
+):
+    from agent_ui.wallboard_pusher import PUSHER_LEASE_SECONDS
+    from tests.integration.test_wallboard import merged, until
+
+    first, second = two_processes
+    board = await sockets(second, "/wallboard", auth={"token": staff["supervisor"]["token"]})
+    await board.wait_for("wallboard:snapshot")
+    await first.server.app[INTAKE].receive(
+        InboundContact(channel="sms", identities=[("phone", "+14155550127")], text="Hello", language="en")
+    )
+    await settle(first.server.app)
+    await until(lambda: merged(board)["queues"].get("general/sms", {}).get("waiting") == 1)
+    [pusher] = [p for p in (first, second) if p.server.app[WALLBOARD].last is not None]
+
+    await pusher.server.app[WALLBOARD].stop()  # its push loop ends, as in a process that died ...
+    client = aioredis.from_url(REDIS_URL)
+    await client.delete(f"{redis_settings.redis_prefix}wallboard:pusher")  # ... and its lease ran out
+    await client.aclose()
+    clock.advance(seconds=1)  # (boards are ordered by their time: the manual clock must move)
+    await first.server.app[INTAKE].receive(
+        InboundContact(channel="sms", identities=[("phone", "+14155550128")], text="Hello", language="en")
+    )
+    await settle(first.server.app)
+    # the other process looks at the lease again within a third of its length, takes it, and pushes
+    await until(
+        lambda: merged(board)["queues"].get("general/sms", {}).get("waiting") == 2,
+        seconds=PUSHER_LEASE_SECONDS / 3 + 3,
+    )
