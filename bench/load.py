@@ -512,12 +512,15 @@ async def measure_wallboard(
         answer = await agent.call("presence:set", data)
         if not (answer and answer.get("ok")):
             raise SystemExit(f"presence change refused: {answer}")
+        acknowledged = loop.time()
         deadline = sent + 10
         while len(boards.seen) < len(boards.sockets) and loop.time() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
         latencies = [(at - sent) * 1000 for at in boards.seen.values()]
         row = {
             "reached": len(latencies),
+            "acknowledged_ms": round((acknowledged - sent) * 1000, 1),  # the change answered
+            "first_ms": round(min(latencies), 1) if latencies else None,  # the first wallboard reached
             "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
             "p99_ms": round(percentile(latencies, 0.99) or 0, 1) if latencies else None,
             "all_ms": round(max(latencies), 1) if len(latencies) == len(boards.sockets) else None,
