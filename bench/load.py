@@ -132,8 +132,10 @@ async def serve(args: argparse.Namespace) -> None:
     """Run one application process (or the stand-in, or the plain handler) until SIGTERM."""
     if args.serve == "app":
         from contact_center.app import create_app
+        from contact_center.web.gc_tuning import tune_for_serving
 
         app = create_app(server_settings(args))
+        tune_for_serving()  # as `contact-center serve` does
     elif args.serve == "standin":
         from contact_center.demo.standins import TwilioStandIn
 

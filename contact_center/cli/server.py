@@ -78,6 +78,7 @@ def _serve(
 
     from contact_center.app import DatabaseNotMigrated, create_app, ensure_schema
     from contact_center.demo.traffic import traffic
+    from contact_center.web.gc_tuning import tune_for_serving
 
     try:
         asyncio.run(ensure_schema(settings))
@@ -86,6 +87,7 @@ def _serve(
     except OSError as exc:
         raise click.ClickException(f"cannot reach the database: {exc}") from None
     app = create_app(settings)
+    tune_for_serving()
     if stand_ins is not None:
         app.cleanup_ctx.insert(0, stand_ins.run)  # up before the app, down after it
     if demo_traffic:
