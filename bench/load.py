@@ -77,7 +77,7 @@ import aiosmtplib
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
-from bench.chat import Socket, free_port, in_batches, log, percentile, rss_kib
+from bench.chat import Socket, free_port, in_batches, log, percentile, rss_kib, stop
 from bench.offers import seed_agents
 from bench.webhooks import (
     ACCOUNT_SID,
@@ -814,12 +814,7 @@ def main() -> None:
         results = asyncio.run(measure(args, servers, f"http://127.0.0.1:{plain_port}", seeded))
     finally:
         for child in children:
-            child.send_signal(signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                child.kill()
+            stop(child)
         shutil.rmtree(data_root, ignore_errors=True)
         delete_redis_keys(args.redis_url, args.redis_prefix)
     report = {

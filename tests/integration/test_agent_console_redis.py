@@ -34,6 +34,14 @@ async def two_processes(aiohttp_client, redis_settings, cleanup_redis, clock):  
     return first, second
 
 
+async def sms_queued(process, phone: str) -> None:
+    """An SMS from `phone` stored and queued by `process`, its routing events published."""
+    await process.server.app[INTAKE].receive(
+        InboundContact(channel="sms", identities=[("phone", phone)], text="Hello", language="en")
+    )
+    await settle(process.server.app)
+
+
 async def test_an_offer_made_on_one_process_rings_on_the_other(
     two_processes,
     redis_settings,  # noqa: F811
@@ -105,10 +113,7 @@ async def test_a_wallboard_on_one_process_shows_a_contact_queued_on_the_other(
     first, second = two_processes
     board = await sockets(second, "/wallboard", auth={"token": staff["supervisor"]["token"]})
     await board.wait_for("wallboard:snapshot")
-    await first.server.app[INTAKE].receive(
-        InboundContact(channel="sms", identities=[("phone", "+14155550124")], text="Hello", language="en")
-    )
-    await settle(first.server.app)
+    await sms_queued(first, "+14155550124")
     state = await until(
         lambda: merged(board)["queues"].get("general/sms", {}).get("waiting") == 1 and merged(board)
     )
@@ -117,33 +122,21 @@ async def test_a_wallboard_on_one_process_shows_a_contact_queued_on_the_other(
     assert (await first.server.app[WALLBOARD].current())["queues"]["general/sms"]["waiting"] == 1
 
 
-async def boards_computed(process) -> float:
-    metrics = await (await process.get("/metrics")).text()
-    [line] = [row for row in metrics.splitlines() if row.startswith("cc_wallboard_boards_computed_total")]
-    return float(line.split()[-1])
-
-
 async def test_no_process_computes_boards_until_a_wallboard_opens_and_then_one_pushes_for_all(
     two_processes,
     staff,
     sockets,  # noqa: F811
 ):
-    from tests.integration.test_wallboard import merged, until
+    from tests.integration.test_wallboard import boards_computed, merged, until
 
     first, second = two_processes
-    await first.server.app[INTAKE].receive(
-        InboundContact(channel="sms", identities=[("phone", "+14155550125")], text="Hello", language="en")
-    )
-    await settle(first.server.app)
+    await sms_queued(first, "+14155550125")
     await asyncio.sleep(0.5)  # the push loop's own pace (real time): it would have computed by now
     assert await boards_computed(first) == await boards_computed(second) == 0
 
     board = await sockets(second, "/wallboard", auth={"token": staff["supervisor"]["token"]})
     await board.wait_for("wallboard:snapshot")
-    await first.server.app[INTAKE].receive(
-        InboundContact(channel="sms", identities=[("phone", "+14155550126")], text="Hello", language="en")
-    )
-    await settle(first.server.app)
+    await sms_queued(first, "+14155550126")
     await until(lambda: merged(board)["queues"].get("general/sms", {}).get("waiting") == 2)
     pushers = [p for p in (first, second) if p.server.app[WALLBOARD].last is not None]
     assert len(pushers) == 1  # one process computes and pushes the deltas, whichever holds the lease
@@ -162,10 +155,7 @@ async def test_when_the_pushing_process_stops_another_one_pushes_the_wallboard(
     first, second = two_processes
     board = await sockets(second, "/wallboard", auth={"token": staff["supervisor"]["token"]})
     await board.wait_for("wallboard:snapshot")
-    await first.server.app[INTAKE].receive(
-        InboundContact(channel="sms", identities=[("phone", "+14155550127")], text="Hello", language="en")
-    )
-    await settle(first.server.app)
+    await sms_queued(first, "+14155550127")
     await until(lambda: merged(board)["queues"].get("general/sms", {}).get("waiting") == 1)
     [pusher] = [p for p in (first, second) if p.server.app[WALLBOARD].last is not None]
 
@@ -174,10 +164,7 @@ async def test_when_the_pushing_process_stops_another_one_pushes_the_wallboard(
     await client.delete(f"{redis_settings.redis_prefix}wallboard:pusher")  # ... and its lease ran out
     await client.aclose()
     clock.advance(seconds=1)  # (boards are ordered by their time: the manual clock must move)
-    await first.server.app[INTAKE].receive(
-        InboundContact(channel="sms", identities=[("phone", "+14155550128")], text="Hello", language="en")
-    )
-    await settle(first.server.app)
+    await sms_queued(first, "+14155550128")
     # the other process looks at the lease again within a third of its length, takes it, and pushes
     await until(
         lambda: merged(board)["queues"].get("general/sms", {}).get("waiting") == 2,
