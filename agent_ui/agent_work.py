@@ -138,7 +138,9 @@ async def wrap_up(app: web.Application, user_id: int, body: WrapUpIn, *, supervi
             raise NotFound(f"no contact with task {body.task_id}")
         # locked, so a form sent twice at once waits here and finds the first one's ticket
         await db.execute(select(Conversation.id).where(Conversation.id == conversation.id).with_for_update())
-        if conversation.agent_id != user_id and not supervisor:
+        # the stored agent comes with the accept's event, written in the background: routing knows first
+        mine = conversation.agent_id == user_id or await app[ROUTING].handled_by(user_id, body.task_id)
+        if not (mine or supervisor):
             raise Conflict("this contact is handled by another agent")
         await _count_codes(app, db, conversation, body, now)
         conversation.disposition, conversation.contact_reason = body.disposition, body.reason

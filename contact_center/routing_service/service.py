@@ -390,6 +390,14 @@ class RoutingService:
         except RoutingError:
             await self.sync_agent(user_id)
 
+    async def handled_by(self, user_id: int, task_id: str) -> bool:
+        """Whether routing has the task assigned to this agent (its events may not be stored yet)."""
+        try:
+            task = await self.engine.store.get_task(task_id)
+        except RoutingError:
+            return False
+        return task.agent_id == str(user_id)
+
     async def _own_reservation(self, user_id: int, reservation_id: str) -> None:
         reservation = await self._guard(self.engine.store.get_reservation(reservation_id))
         if reservation.agent_id != str(user_id):
