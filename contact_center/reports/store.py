@@ -1,12 +1,14 @@
-"""Adding to `interval_stats`: counter changes (one upsert per row, in the caller's transaction), ratings."""
+"""Adding to `interval_stats`: counter changes (one upsert for all rows, in the caller's transaction)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.dml import Insert
 
 from contact_center.db.models.statistics import IntervalStat, ReasonStat
 from contact_center.reports.counters import CounterKey, Increments, rows_for
@@ -17,28 +19,45 @@ NO_QUEUE = "(none)"
 
 
 async def add_counters(db: AsyncSession | AsyncConnection, rows: dict[CounterKey, Increments]) -> None:
-    """Add each row's increments (creating the row if new). Runs inside the caller's transaction, so the
-    counters change exactly when the events that caused them are stored."""
+    """Add each row's increments (creating the row if new), in one statement for all the rows. Runs inside the
+    caller's transaction, so the counters change exactly when the events that caused them are stored."""
     if not rows:
         return
     bind = db if isinstance(db, AsyncConnection) else db.bind
-    insert = _INSERTS[bind.dialect.name]
+    await db.execute(
+        _upsert(bind.dialect.name),
+        [
+            {
+                "interval_start": key.interval_start,
+                "queue": key.queue,
+                "channel": key.channel,
+                "agent_id": key.agent_id,
+                "local_day": key.local_day,
+                **_NO_INCREMENTS,
+                **increments,
+            }
+            for key, increments in sorted(rows.items(), key=lambda item: _order(item[0]))
+        ],
+    )
+
+
+_KEY_COLUMNS = ("interval_start", "queue", "channel", "agent_id")
+COUNTER_COLUMNS = tuple(
+    name for name in IntervalStat.__table__.columns.keys() if name not in (*_KEY_COLUMNS, "local_day")
+)
+_NO_INCREMENTS = dict.fromkeys(COUNTER_COLUMNS, 0)
+
+
+@cache
+def _upsert(dialect: str) -> Insert:
+    """The upsert adding every counter column (a column a change leaves alone gets 0), built once per dialect:
+    building and keying a statement per row cost more than running it."""
     table = IntervalStat.__table__
-    for key, increments in sorted(rows.items(), key=lambda item: _order(item[0])):
-        values = {
-            "interval_start": key.interval_start,
-            "queue": key.queue,
-            "channel": key.channel,
-            "agent_id": key.agent_id,
-            "local_day": key.local_day,
-            **increments,
-        }
-        statement = insert(table).values(values)
-        statement = statement.on_conflict_do_update(
-            index_elements=["interval_start", "queue", "channel", "agent_id"],
-            set_={name: table.c[name] + statement.excluded[name] for name in increments},
-        )
-        await db.execute(statement)
+    statement = _INSERTS[dialect](table)
+    return statement.on_conflict_do_update(
+        index_elements=list(_KEY_COLUMNS),
+        set_={name: table.c[name] + statement.excluded[name] for name in COUNTER_COLUMNS},
+    )
 
 
 def _order(key: CounterKey) -> tuple[object, ...]:

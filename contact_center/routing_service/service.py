@@ -13,13 +13,12 @@ import logging
 import uuid
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Boolean, bindparam, case, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from contact_center.clock import Clock
@@ -91,6 +90,7 @@ class RoutingService:
         self._staffed: tuple[datetime, int] | None = None  # (counted at, agents staffed)
         self._pending: asyncio.Queue[RoutingEvent] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
+        self._writer_db: AsyncConnection | None = None  # the event writer's connection, between batches
         self.engine.subscribe(self.statistics)
         self.engine.subscribe(self._pending.put_nowait)
 
@@ -109,6 +109,9 @@ class RoutingService:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if self._writer_db is not None:
+            await self._writer_db.close()
+            self._writer_db = None
 
     async def flush(self) -> None:
         """Wait until every event so far is stored and published."""
@@ -473,33 +476,29 @@ class RoutingService:
 
     async def _store(self, batch: list[RoutingEvent]) -> None:
         """The batch's rows, the conversations' routing state and the interval counters, in one transaction of
-        plain statements on a connection (one multi-row INSERT, one UPDATE per conversation, one upsert per
-        counter row): the ORM's session and unit of work cost more than the rest of routing on the offer
-        path."""
-        async with self._engine.connect() as db:
+        three statements built once (the events, the conversations in task order, the counter rows), on a
+        connection the writer keeps: the ORM's session and unit of work, building statements per row and a
+        checkout with its ping per batch cost more than the rest of routing on the offer path. After any
+        failure the connection is closed, and the next try takes a fresh one."""
+        db = self._writer_db or await self._engine.connect()
+        self._writer_db = None
+        try:
             await db.begin()
-            await db.execute(
-                insert(RoutingEventRecord),
-                [
-                    {
-                        "task_id": event.task_id,
-                        "kind": event.kind,
-                        "at": datetime.fromtimestamp(event.at, UTC),
-                        "agent_id": int(event.agent_id) if event.agent_id else None,
-                        "queue": event.queue,
-                        "data": event.data,
-                    }
-                    for event in batch
-                ],
-            )
-            # in task order: two processes updating the same conversations lock them in the same order
-            for task_id, changes in sorted(_conversation_changes(batch).items(), key=itemgetter(0)):
-                await db.execute(update(Conversation).where(Conversation.task_id == task_id).values(changes))
+            await db.execute(_INSERT_EVENTS, [_event_row(event) for event in batch])
+            changes = _conversation_changes(batch)
+            if changes:
+                # in task order: two processes updating the same conversations lock them in the same order
+                await db.execute(_UPDATE_CONVERSATION, [changes[task_id] for task_id in sorted(changes)])
             await add_counters(db, merge(self._counter_changes(batch)))
             try:
                 await db.commit()
             except DBAPIError as exc:
                 raise _CommitUncertain(str(exc.orig)) from exc
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await db.close()
+            raise
+        self._writer_db = db
 
     def _counter_changes(self, batch: list[RoutingEvent]) -> list[Any]:
         changes = []
@@ -527,12 +526,50 @@ def _passing(exc: DBAPIError) -> bool:
     return getattr(exc.orig, "pgcode", None) in PASSING_SQLSTATES
 
 
+# Built once: a conversation's new routing state, and each of its other columns only when an event gives it
+# (`give_<column>`), so one statement serves every kind of event and a batch updates in one round trip.
+_CHANGEABLE = ("queue", "agent_id", "answered_at", "wait_seconds", "handle_seconds", "ended_at")
+_INSERT_EVENTS = insert(RoutingEventRecord)
+_UPDATE_CONVERSATION = (
+    update(Conversation)
+    .where(Conversation.task_id == bindparam("b_task_id"))
+    .values(
+        routing_state=bindparam("b_routing_state"),
+        **{
+            name: case(
+                (bindparam(f"give_{name}", type_=Boolean), bindparam(f"b_{name}", type_=column.type)),
+                else_=column,
+            )
+            for name in _CHANGEABLE
+            for column in [Conversation.__table__.c[name]]
+        },
+    )
+)
+_GIVE_NOTHING = {f"give_{name}": False for name in _CHANGEABLE} | {f"b_{name}": None for name in _CHANGEABLE}
+
+
+def _event_row(event: RoutingEvent) -> dict[str, Any]:
+    return {
+        "task_id": event.task_id,
+        "kind": event.kind,
+        "at": datetime.fromtimestamp(event.at, UTC),
+        "agent_id": int(event.agent_id) if event.agent_id else None,
+        "queue": event.queue,
+        "data": event.data,
+    }
+
+
 def _conversation_changes(batch: list[RoutingEvent]) -> dict[str, dict[str, Any]]:
-    """The columns each task's conversation gets from a batch of events (in order: the last state wins)."""
+    """The parameters of `_UPDATE_CONVERSATION` for each task a batch of events changes (in order: the last
+    state wins)."""
     changes: dict[str, dict[str, Any]] = {}
     for event in batch:
         if event.task_id and event.kind in STATE_BY_EVENT:
-            changes.setdefault(event.task_id, {}).update(_changes_of(event))
+            row = changes.setdefault(event.task_id, {**_GIVE_NOTHING, "b_task_id": event.task_id})
+            for name, value in _changes_of(event).items():
+                if name != "routing_state":
+                    row[f"give_{name}"] = True
+                row[f"b_{name}"] = value
     return changes
 
 
