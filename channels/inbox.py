@@ -1,18 +1,19 @@
 """A durable inbox for webhooks: written to disk before Twilio gets its answer, stored in the background.
 
-A webhook that carries something to store (an incoming call or message, a status, a recording) calls
-`put`, which returns once the payload is on disk; the webhook then answers at once, and a worker hands the
-payloads, in order, to the channel's handlers, which store them through intake. So Twilio never waits on
-the database, and nothing acknowledged is lost: not when the database is down (the worker retries, with
-backoff, until it is back), not when the process dies (the unfinished payloads are handled again at the
-next start). Handlers must therefore be idempotent (intake is, on the channel's message id).
+A webhook that carries something to store (an incoming call or message, a status, a recording) calls `put`,
+which returns once the payload is on disk; the webhook then answers at once, and a worker hands the payloads,
+in order, to the channel's handlers, which store them through intake (a run of waiting payloads of one kind
+may go to its handler together, so that a burst is stored in one transaction). So Twilio never waits on the
+database, and nothing acknowledged is lost: not when the database is down (the worker retries, with backoff,
+until it is back), not when the process dies (the unfinished payloads are handled again at the next start).
+Handlers must therefore be idempotent (intake is, on the channel's message id).
 
-On disk: append-only segments of JSON lines (`<first sequence>.jsonl`) and `done`, the last sequence
-handled. Writes are grouped: every `put` waiting while one write is under way goes into the next, with one
-fsync for all of them. A torn line at the end of a segment (a crash in mid-write, never acknowledged) is
-skipped. A payload whose handler fails for another reason than storage is a bug or bad input: it is logged,
-kept in `failed.jsonl`, and passed over so it does not hold up the others. Answers come first: while a
-webhook is being answered (`answer()`), the worker stores at most one payload every 20 ms, so a burst is
+On disk: append-only segments of JSON lines (`<first sequence>.jsonl`) and `done`, the last sequence handled.
+Writes are grouped: every `put` waiting while one write is under way goes into the next, with one fsync for
+all of them. A torn line at the end of a segment (a crash in mid-write, never acknowledged) is skipped. A
+payload whose handler fails for another reason than storage is a bug or bad input: it is logged, kept in
+`failed.jsonl`, and passed over so it does not hold up the others. Answers come first: while a webhook is
+being answered (`answer()`), the worker stores at most one payload (or run) every 20 ms, so a burst is
 acknowledged at once and stored in the gaps (`waiting` and the `cc_inbox_waiting` gauge show the backlog).
 """
 
@@ -41,7 +42,10 @@ BUSY_PAUSE_SECONDS = 0.02  # while webhooks are being answered, store at most on
 FIRST_RETRY_SECONDS = 0.5
 LONGEST_RETRY_SECONDS = 30.0
 
+MAX_TOGETHER = 50  # payloads handed over together at most
+
 Handler = Callable[[str, dict[str, str], float], Awaitable[None]]
+TogetherHandler = Callable[[str, list["Entry"]], Awaitable[None]]
 
 
 class InboxFull(RuntimeError):
@@ -63,7 +67,8 @@ class Entry:
 
 
 class Inbox:
-    """Payloads on disk in arrival order, handed to `handler` one after another by a worker task."""
+    """Payloads on disk in arrival order, handed to `handler` one after another by a worker task (or, for the
+    kinds in `together_kinds`, a run of them at once to `together`)."""
 
     def __init__(
         self,
@@ -72,8 +77,11 @@ class Inbox:
         *,
         max_waiting: int = 100_000,
         segment_entries: int = SEGMENT_ENTRIES,
+        together: TogetherHandler | None = None,
+        together_kinds: frozenset[str] = frozenset(),
     ) -> None:
         self.directory, self.handler, self.max_waiting = directory, handler, max_waiting
+        self.together, self.together_kinds = together, together_kinds
         self.segment_entries = segment_entries
         self._waiting: deque[Entry] = deque()
         self._unwritten: list[tuple[Entry, asyncio.Future[None]]] = []
@@ -86,6 +94,7 @@ class Inbox:
         self._resumed.set()
         self._next_sequence = 1
         self._done = 0
+        self._alone = 0  # payloads at the head to hand over one by one (their run failed)
         self._segment: tuple[int, int, int] | None = None  # (first sequence, entries, file descriptor)
         self._lock: int | None = None
         self.stored = 0
@@ -235,6 +244,13 @@ class Inbox:
             await self._resumed.wait()
             if self.answering:  # answers first: a burst is acknowledged now and stored in the gaps
                 await asyncio.sleep(BUSY_PAUSE_SECONDS)
+            together = self._next_together()
+            if len(together) > 1 and await self._handled_together(together):
+                self.stored += len(together)
+                for _ in together:
+                    self._finish()
+                retry = FIRST_RETRY_SECONDS
+                continue
             entry = self._waiting[0]
             try:
                 await self.handler(entry.kind, entry.form, entry.received_at)
@@ -253,11 +269,42 @@ class Inbox:
             else:
                 self.stored += 1
             retry = FIRST_RETRY_SECONDS
-            self._waiting.popleft()
-            self._done = entry.sequence
-            if entry.sequence % 256 == 0 or not self._waiting:
-                self._write_done()
-                self._remove_finished_segments()
+            self._finish()
+
+    def _next_together(self) -> list[Entry]:
+        """The payloads at the head that may be handed over together: of one kind that has a `together`
+        handler, in arrival order, at most MAX_TOGETHER."""
+        kind = self._waiting[0].kind
+        if self.together is None or kind not in self.together_kinds or self._alone:
+            return []
+        entries = []
+        for entry in itertools.islice(self._waiting, MAX_TOGETHER):
+            if entry.kind != kind:
+                break
+            entries.append(entry)
+        return entries
+
+    async def _handled_together(self, entries: list[Entry]) -> bool:
+        """Hand several payloads over at once; False if that failed, and they are then handled one by one,
+        each with its own retries or place in failed.jsonl (handlers are idempotent, so what the failed
+        attempt did is not done twice)."""
+        assert self.together is not None
+        try:
+            await self.together(entries[0].kind, entries)
+        except Exception as exc:
+            log.info("inbox: %d %s payloads are stored one by one (%s)", len(entries), entries[0].kind, exc)
+            self._alone = len(entries)
+            return False
+        return True
+
+    def _finish(self) -> None:
+        """The payload at the head was handled (or kept as failed): it leaves the inbox."""
+        entry = self._waiting.popleft()
+        self._done = entry.sequence
+        self._alone = max(0, self._alone - 1)
+        if entry.sequence % 256 == 0 or not self._waiting:
+            self._write_done()
+            self._remove_finished_segments()
 
     async def _backoff(self, seconds: float) -> None:
         self._wake.clear()

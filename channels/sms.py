@@ -37,7 +37,7 @@ from contact_center.background import BackgroundJobs
 from contact_center.customers.identity import normalise_phone
 from contact_center.db.models import Conversation, CustomerIdentity, Message, SmsOptOut, WebhookReceipt
 from contact_center.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from contact_center.intake import InboundContact
+from contact_center.intake import InboundContact, IntakeResult
 from contact_center.web.appkeys import CLOCK, EVENTS, INTAKE, SESSIONS, SETTINGS, SURVEYS, TWILIO
 from contact_center.web.endpoints import EndpointTable, declare_access
 
@@ -123,32 +123,64 @@ async def _inbound(request: web.Request, form: dict[str, str]) -> web.Response:
 
 async def store_message(app: web.Application, form: dict[str, str], at: datetime) -> None:
     """An inbound message from the inbox: an opt-out keyword, or a message for intake."""
-    keyword = form.get("Body", "").strip().upper()
-    if keyword in OPT_OUT | OPT_IN:
-        await set_opted_out(app, form["From"], form["To"], keyword)
-    else:
-        await _receive(app, form)
+    await store_messages(app, [form])
 
 
-async def _receive(app: web.Application, form: dict[str, str]) -> None:
-    """Hand the message to intake, then record its media and fetch them in the background. A rating that
-    answers the customer's open satisfaction survey is stored in the conversation but not routed."""
+async def store_messages(app: web.Application, forms: list[dict[str, str]]) -> None:
+    """Inbound messages from the inbox, in order. Runs of ordinary messages go to intake together (a burst
+    is stored in one transaction); an opt-out keyword or a survey answer is taken alone, between the runs."""
+    run: list[dict[str, str]] = []
+    for form in forms:
+        keyword = form.get("Body", "").strip().upper()
+        if keyword in OPT_OUT | OPT_IN:
+            await _receive_run(app, run)
+            run = []
+            await set_opted_out(app, form["From"], form["To"], keyword)
+        elif await _answers_survey(app, form):
+            await _receive_run(app, run)
+            run = []
+            result = await app[INTAKE].receive(_contact(form, answering=True))
+            await _after_intake(app, form, result, answering=True)
+        else:
+            run.append(form)
+    await _receive_run(app, run)
+
+
+async def _answers_survey(app: web.Application, form: dict[str, str]) -> bool:
     surveys = app.get(SURVEYS)
-    answering = surveys is not None and await surveys.awaits_sms(form["From"], form.get("Body", ""))
+    return surveys is not None and await surveys.awaits_sms(form["From"], form.get("Body", ""))
+
+
+def _contact(form: dict[str, str], *, answering: bool) -> InboundContact:
+    """The message as intake takes it; a rating that answers the customer's open satisfaction survey is
+    stored in the conversation but not routed."""
     attributes = {"from": form["From"], "to": form.get("To", ""), "num_media": form.get("NumMedia")}
-    result = await app[INTAKE].receive(
-        InboundContact(
-            channel="sms",
-            identities=[("phone", form["From"])],
-            external_id=form["MessageSid"],
-            text=form.get("Body", ""),
-            attributes={**attributes, "survey_answer": True} if answering else attributes,
-            route=not answering,
-        )
+    return InboundContact(
+        channel="sms",
+        identities=[("phone", form["From"])],
+        external_id=form["MessageSid"],
+        text=form.get("Body", ""),
+        attributes={**attributes, "survey_answer": True} if answering else attributes,
+        route=not answering,
     )
+
+
+async def _receive_run(app: web.Application, forms: list[dict[str, str]]) -> None:
+    """Ordinary messages (no keyword, no survey answer) to intake, together when there are several."""
+    if not forms:
+        return
+    results = await app[INTAKE].receive_many([_contact(form, answering=False) for form in forms])
+    for form, result in zip(forms, results, strict=True):
+        await _after_intake(app, form, result, answering=False)
+
+
+async def _after_intake(
+    app: web.Application, form: dict[str, str], result: IntakeResult, *, answering: bool
+) -> None:
+    """Take the survey answer, then record the message's media and fetch them in the background."""
     if answering and not result.duplicate:
         try:
-            await surveys.answer_sms(result.conversation_id, form.get("Body", ""))
+            await app[SURVEYS].answer_sms(result.conversation_id, form.get("Body", ""))
         except Conflict as exc:
             log.info("an SMS survey answer was not taken: %s", exc)
     entries = media_entries(app, form)
@@ -192,6 +224,7 @@ async def store_status(app: web.Application, form: dict[str, str], at: datetime)
 
 
 STORED = {"sms": store_message, "sms-status": store_status}
+STORED_TOGETHER = {"sms": store_messages}
 
 
 # opt-out ------------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from agent_ui import (
 from agent_ui.realtime import SIO
 from channels import email as email_channel
 from channels import sms, voice, voice_control
-from channels.inbox import Inbox, InboxCollector
+from channels.inbox import Entry, Inbox, InboxCollector
 from channels.notification_senders import delivery_for
 from channels.ticket_outbound import ChannelOutbound
 from channels.twilio_client import close_client, rest_client
@@ -243,10 +243,21 @@ async def _twilio(app: web.Application) -> AsyncIterator[None]:
     unsubscribe = [channel.attach(app) for channel in (voice, voice_control, sms)]
     handlers = {**voice.STORED, **sms.STORED}
 
+    together = sms.STORED_TOGETHER
+
     async def store(kind: str, form: dict[str, str], received_at: float) -> None:
         await handlers[kind](app, form, datetime.fromtimestamp(received_at, UTC))
 
-    inbox = Inbox(settings.data_dir / "inbox" / "twilio", store, max_waiting=settings.inbox_max_waiting)
+    async def store_together(kind: str, entries: list[Entry]) -> None:
+        await together[kind](app, [entry.form for entry in entries])
+
+    inbox = Inbox(
+        settings.data_dir / "inbox" / "twilio",
+        store,
+        max_waiting=settings.inbox_max_waiting,
+        together=store_together,
+        together_kinds=frozenset(together),
+    )
     app[INBOX] = inbox
     app[METRICS].registry.register(InboxCollector(inbox, "twilio"))
     await inbox.start()

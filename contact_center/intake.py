@@ -95,6 +95,10 @@ class RoutingHints:
     queue: str
 
 
+# What storing one contact gives: the result, routing hints when it still has to be routed, and why it made
+# its conversation a complaint, if it did.
+_Stored = tuple[IntakeResult, RoutingHints | None, NewComplaint | None]
+
 # The message a channel id already stored (built once: every contact with an id looks, and most find none).
 _STORED_MESSAGE = select(Message.id, Message.conversation_id).where(
     Message.channel == bindparam("channel"), Message.external_id == bindparam("external_id")
@@ -128,124 +132,143 @@ class Intake:
         `on_stored` lets a channel keep its own rows (a call, say) in the same transaction as the message;
         it is not called for a duplicate.
         """
-        if contact.channel not in CHANNELS:
-            raise ValueError(f"unknown channel {contact.channel!r}")
+        _check_channel(contact)
         try:
-            stored, hints, complaint = await self._store(contact, on_stored)
+            stored = await self._store(contact, on_stored)
         except (IntegrityError, Conflict):
             # A concurrent request stored the same message, or created this new customer first (their
             # identity is taken): the second attempt finds what the other one stored.
-            stored, hints, complaint = await self._store(contact, on_stored)
-        if not stored.duplicate:
+            stored = await self._store(contact, on_stored)
+        return await self._announce_and_route(contact, stored)
+
+    async def receive_many(self, contacts: list[InboundContact]) -> list[IntakeResult]:
+        """Store several contacts in one transaction, one after another (each sees the ones before it, as
+        if they had come alone), then announce and route them in order: a burst costs one transaction instead
+        of one per contact. If the transaction fails, nothing of it is kept and the error is raised: the
+        caller receives the contacts one by one instead (a race with another process, or one bad contact,
+        then costs only itself). One contact is received as `receive` does."""
+        if len(contacts) == 1:
+            return [await self.receive(contacts[0])]
+        for contact in contacts:
+            _check_channel(contact)
+        async with self.sessions.begin() as db:
+            stored = [(contact, await self._store_in(db, contact, None)) for contact in contacts]
+        return [await self._announce_and_route(contact, each) for contact, each in stored]
+
+    async def _announce_and_route(self, contact: InboundContact, stored: _Stored) -> IntakeResult:
+        """After the commit: the message and complaint events, and the routing task if one was claimed."""
+        result, hints, complaint = stored
+        if not result.duplicate:
             await self.bus.publish(
                 "message.received",
                 {
                     "channel": contact.channel,
-                    "conversation_id": stored.conversation_id,
-                    "message_id": stored.message_id,
+                    "conversation_id": result.conversation_id,
+                    "message_id": result.message_id,
                     "survey_answer": bool(contact.attributes.get("survey_answer")),
                     # a conversation opened by this message has no agent, ticket or watcher yet
-                    "new_conversation": stored.new_conversation,
+                    "new_conversation": result.new_conversation,
                 },
             )
         if complaint is not None:
             await self.bus.publish(
                 "conversation.complaint",
                 {
-                    "conversation_id": stored.conversation_id,
-                    "customer_id": stored.customer_id,
+                    "conversation_id": result.conversation_id,
+                    "customer_id": result.customer_id,
                     "channel": contact.channel,
                     "source": complaint.source,
                     "reason": complaint.reason,
                 },
             )
         if hints is None or not contact.route:
-            return stored
-        conversation_id, task_id = stored.conversation_id, stored.task_id
+            return result
+        conversation_id, task_id = result.conversation_id, result.task_id
         assert task_id is not None  # claimed in the same transaction as the message
         await self.routing.submit(
             conversation_id,
             task_id,
             channel=contact.channel,
             queue=hints.queue,
-            priority=stored.priority,
+            priority=result.priority,
             language=hints.language,
             skills=contact.skills,
             preferred_agent=hints.preferred_agent,
-            attributes={"customer_id": stored.customer_id, "complaint": stored.complaint},
+            attributes={"customer_id": result.customer_id, "complaint": result.complaint},
         )
         await self.bus.publish(
             "contact.received",
             {
                 "channel": contact.channel,
-                "customer_id": stored.customer_id,
+                "customer_id": result.customer_id,
                 "conversation_id": conversation_id,
                 "task_id": task_id,
-                "complaint": stored.complaint,
-                "priority": stored.priority,
+                "complaint": result.complaint,
+                "priority": result.priority,
             },
         )
-        return IntakeResult(**{**stored.__dict__, "task_id": task_id})
+        return result
 
-    async def _store(
-        self, contact: InboundContact, on_stored: OnStored | None
-    ) -> tuple[IntakeResult, RoutingHints | None, NewComplaint | None]:
-        """Store the message; routing hints when its conversation still has to be routed, else None; and
-        why the message made the conversation a complaint, if it did."""
-        now = self.ctx.clock.now()
+    async def _store(self, contact: InboundContact, on_stored: OnStored | None) -> _Stored:
         async with self.sessions.begin() as db:
-            duplicate = await self._already_stored(db, contact)
-            if duplicate is not None:
-                return duplicate, None, None
-            customer, new_customer = await self._customer(db, contact)
-            conversation, new_conversation = await self._conversation(
-                db, contact, customer.id, new_customer, now
-            )
-            message = Message(
-                conversation_id=conversation.id,
-                channel=contact.channel,
-                direction="in",
-                author_kind="customer",
-                body=contact.text,
-                external_id=contact.external_id,
-                created_at=now,
-                attributes=dict(contact.attributes),
-                media=list(contact.media),
-            )
-            db.add(message)
-            complaint = None if conversation.complaint else self._complaint(contact, customer)
-            if complaint is not None and new_conversation:
-                conversation.complaint = True  # nobody else sees it before this transaction commits
-            elif complaint is not None and not await self._mark_complaint(db, conversation):
-                complaint = None  # a concurrent message made it a complaint first, and says so
-            vip = customer.value_tier in self.vip_tiers or customer.lifecycle_stage == "vip"
-            conversation.snippet = _snippet(contact)
-            conversation.last_activity_at = now
-            active = conversation.routing_state in ("queued", "offered", "assigned", "wrapping")
-            if not active and contact.route:  # committed with the message: re-queued if we die now
-                conversation.routing_state = "pending"
-            await db.flush()
-            if on_stored is not None:
-                await on_stored(db, conversation, customer)
-            result = IntakeResult(
-                customer_id=customer.id,
-                conversation_id=conversation.id,
-                message_id=message.id,
-                new_customer=new_customer,
-                new_conversation=new_conversation,
-                duplicate=False,
-                task_id=conversation.task_id,
-                priority=priority_for(vip=vip, complaint=conversation.complaint),
-                complaint=conversation.complaint,
-            )
-            if active or not contact.route:
-                return result, None, complaint
-            last_agent = None if new_customer else await self._last_agent(db, customer.id, conversation.id)
-            language = contact.language or customer.language
-            task_id, queue = await self.routing.claim_task(
-                conversation, contact.queue or DEFAULT_QUEUE, result.priority, language
-            )
-            return replace(result, task_id=task_id), RoutingHints(language, last_agent, queue), complaint
+            return await self._store_in(db, contact, on_stored)
+
+    async def _store_in(
+        self, db: AsyncSession, contact: InboundContact, on_stored: OnStored | None
+    ) -> _Stored:
+        """Store the message in the caller's transaction; routing hints when its conversation still has to be
+        routed, else None; and why the message made the conversation a complaint, if it did."""
+        now = self.ctx.clock.now()
+        duplicate = await self._already_stored(db, contact)
+        if duplicate is not None:
+            return duplicate, None, None
+        customer, new_customer = await self._customer(db, contact)
+        conversation, new_conversation = await self._conversation(db, contact, customer.id, new_customer, now)
+        message = Message(
+            conversation_id=conversation.id,
+            channel=contact.channel,
+            direction="in",
+            author_kind="customer",
+            body=contact.text,
+            external_id=contact.external_id,
+            created_at=now,
+            attributes=dict(contact.attributes),
+            media=list(contact.media),
+        )
+        db.add(message)
+        complaint = None if conversation.complaint else self._complaint(contact, customer)
+        if complaint is not None and new_conversation:
+            conversation.complaint = True  # nobody else sees it before this transaction commits
+        elif complaint is not None and not await self._mark_complaint(db, conversation):
+            complaint = None  # a concurrent message made it a complaint first, and says so
+        vip = customer.value_tier in self.vip_tiers or customer.lifecycle_stage == "vip"
+        conversation.snippet = _snippet(contact)
+        conversation.last_activity_at = now
+        active = conversation.routing_state in ("queued", "offered", "assigned", "wrapping")
+        if not active and contact.route:  # committed with the message: re-queued if we die now
+            conversation.routing_state = "pending"
+        await db.flush()
+        if on_stored is not None:
+            await on_stored(db, conversation, customer)
+        result = IntakeResult(
+            customer_id=customer.id,
+            conversation_id=conversation.id,
+            message_id=message.id,
+            new_customer=new_customer,
+            new_conversation=new_conversation,
+            duplicate=False,
+            task_id=conversation.task_id,
+            priority=priority_for(vip=vip, complaint=conversation.complaint),
+            complaint=conversation.complaint,
+        )
+        if active or not contact.route:
+            return result, None, complaint
+        last_agent = None if new_customer else await self._last_agent(db, customer.id, conversation.id)
+        language = contact.language or customer.language
+        task_id, queue = await self.routing.claim_task(
+            conversation, contact.queue or DEFAULT_QUEUE, result.priority, language
+        )
+        return replace(result, task_id=task_id), RoutingHints(language, last_agent, queue), complaint
 
     def _complaint(self, contact: InboundContact, customer: Customer) -> NewComplaint | None:
         """Whether this message is a complaint: the channel's flag, else the classifier's verdict."""
@@ -370,6 +393,11 @@ class Intake:
                 .limit(1)
             )
         ).scalar_one_or_none()
+
+
+def _check_channel(contact: InboundContact) -> None:
+    if contact.channel not in CHANNELS:
+        raise ValueError(f"unknown channel {contact.channel!r}")
 
 
 def _snippet(contact: InboundContact) -> str:

@@ -1,5 +1,7 @@
 """A contact from intake to wrap-up through the API: customer, conversation, routing task, offer, accept."""
 
+from dataclasses import replace
+
 import pytest
 from sqlalchemy import func, select
 
@@ -203,3 +205,26 @@ async def test_admin_changes_to_a_queue_apply_at_once(client, staff, floor):
     config = {q.name: q for q in await floor[ROUTING].engine.store.queues()}["billing"]
     assert config.strategy.value == "most_skilled" and config.escalation[0].lower_levels_by == 2
     assert (await client.post("/api/queues", headers=admin, json=BILLING)).status == 409
+
+
+async def test_contacts_received_together_are_stored_in_one_transaction_or_not_at_all(
+    client, floor, sessions
+):
+    intake = floor[INTAKE]
+
+    def sms(sid: str, phone: str, text: str = "hi") -> InboundContact:
+        return InboundContact(channel="sms", identities=[("phone", phone)], external_id=sid, text=text)
+
+    first, complaint = sms("SMa", "+14155550101"), sms("SMb", "+14155550102", "This is unacceptable")
+    results = await intake.receive_many([first, complaint, first])
+    assert [r.duplicate for r in results] == [False, False, True]
+    assert results[2].message_id == results[0].message_id and results[1].complaint
+    assert await count(sessions, Message) == 2
+
+    with pytest.raises(ValueError, match="unknown channel"):
+        await intake.receive_many([sms("SMc", "+14155550103"), replace(first, channel="fax")])
+    # a bug in a channel: its attributes cannot be stored, which fails after the first one's rows were written
+    broken = replace(sms("SMe", "+14155550105"), attributes={"unstorable": object()})
+    with pytest.raises(Exception):  # noqa: B017 (whatever the failure, nothing of the run is kept)
+        await intake.receive_many([sms("SMd", "+14155550104"), broken])
+    assert await count(sessions, Message) == 2 and await count(sessions, Customer) == 2

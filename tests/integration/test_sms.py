@@ -306,3 +306,55 @@ async def test_mms_follows_twilios_redirect_to_storage_without_the_credentials(t
     (asked, credentials), (storage, none) = twilio.media_requests
     assert asked == "/media-redirect/ME9" and credentials.startswith("Basic ")
     assert storage == "/storage/ME9" and none is None  # the credentials stay with Twilio's host
+
+
+async def test_a_burst_waiting_in_the_inbox_is_stored_together_as_if_each_had_come_alone(twilio_client):
+    from contact_center.db.models import Customer, RoutingEventRecord
+    from contact_center.web.appkeys import INTAKE, ROUTING
+
+    app, other = twilio_client.app, "+14155550188"
+    runs: list[list[str]] = []
+    receive_many = app[INTAKE].receive_many
+
+    async def recorded(contacts):
+        runs.append([contact.external_id for contact in contacts])
+        return await receive_many(contacts)
+
+    app[INTAKE].receive_many = recorded
+    burst = [
+        ("SM1", CUSTOMER, "my parcel is late"),
+        ("SM2", other, "hello"),
+        ("SM3", CUSTOMER, "any news?"),  # the same customer and conversation as SM1, stored before it
+        ("SM1", CUSTOMER, "my parcel is late"),  # Twilio's retry of SM1
+        ("SM4", "+14155550199", "STOP"),  # an opt-out keyword is taken alone, between runs
+        ("SM5", other, "still there?"),
+    ]
+    app[INBOX].pause()
+    for sid, sender, body in burst:
+        form = {"MessageSid": sid, "From": sender, "To": OUR_NUMBER, "Body": body}
+        assert (await signed_post(twilio_client, "/twilio/sms", form, settle=False)).status == 200
+    app[INBOX].resume()
+    assert await app[INBOX].settled() == 0
+    await app[ROUTING].flush()
+
+    assert runs == [["SM1", "SM2", "SM3", "SM1"], ["SM5"]]
+    assert [(m.external_id, m.body) for m in await messages(app)] == [
+        ("SM1", "my parcel is late"),
+        ("SM2", "hello"),
+        ("SM3", "any news?"),
+        ("SM5", "still there?"),
+    ]
+    assert await count(app, Customer) == 2
+    assert await count(app, SmsOptOut) == 1
+    async with app[SESSIONS]() as db:
+        conversations = (await db.execute(select(Conversation).order_by(Conversation.id))).scalars().all()
+        by_message = dict((await db.execute(select(Message.external_id, Message.conversation_id))).all())
+    assert len(conversations) == 2 and by_message["SM1"] == by_message["SM3"] != by_message["SM5"]
+    # each conversation was queued once, under one task
+    async with app[SESSIONS]() as db:
+        query = select(RoutingEventRecord.task_id).where(RoutingEventRecord.kind == "task.queued")
+        queued = (await db.execute(query)).scalars()
+        assert sorted(queued) == sorted(c.task_id for c in conversations)
+    for conversation in conversations:
+        task = await app[ROUTING].engine.store.get_task(conversation.task_id)
+        assert task.attributes["conversation_id"] == conversation.id

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from channels.inbox import Inbox, InboxFull, InboxInUse
+from channels.inbox import MAX_TOGETHER, Entry, Inbox, InboxFull, InboxInUse
 
 
 class Recorder:
@@ -31,10 +32,31 @@ class Recorder:
         return [form["id"] for _, form, _ in self.handled]
 
 
-async def opened(directory: Path, handler: Recorder, **options: int) -> Inbox:
+class RunRecorder:
+    """A handler of runs: records each run's ids, handing every payload to `single` (so a run fails where
+    one of its payloads would)."""
+
+    def __init__(self, single: Recorder) -> None:
+        self.single, self.runs = single, []
+
+    async def __call__(self, kind: str, entries: list[Entry]) -> None:
+        self.runs.append([entry.form["id"] for entry in entries])
+        for entry in entries:
+            await self.single(kind, entry.form, entry.received_at)
+
+
+async def opened(directory: Path, handler: Recorder, **options: Any) -> Inbox:
     inbox = Inbox(directory, handler, **options)
     await inbox.start()
     return inbox
+
+
+async def held(inbox: Inbox, payloads: list[tuple[str, str]]) -> None:
+    """Put the payloads while the worker is paused, then let it go: they wait together."""
+    inbox.pause()
+    for kind, id_ in payloads:
+        await inbox.put(kind, {"id": id_}, 1.0)
+    inbox.resume()
 
 
 async def test_payloads_written_together_are_handled_in_order_with_their_kind_and_time(tmp_path):
@@ -163,4 +185,57 @@ async def test_while_webhooks_are_being_answered_storing_gives_way(tmp_path):
         assert handler.ids() == []
     assert await inbox.settled() == 0
     assert handler.ids() == ["1"]
+    await inbox.close()
+
+
+async def test_waiting_runs_of_a_kind_with_a_run_handler_go_together_in_order(tmp_path):
+    handler = Recorder()
+    runs = RunRecorder(handler)
+    inbox = await opened(tmp_path, handler, together=runs, together_kinds=frozenset({"sms"}))
+    count = MAX_TOGETHER + 2
+    payloads = [("sms", "a"), ("sms", "b"), ("call", "c"), ("sms", "d")]
+    await held(inbox, [*payloads, *(("sms", f"s{n}") for n in range(count))])
+    assert await inbox.settled() == 0
+    # "c" is of another kind: it ends the first run and goes alone; a run holds MAX_TOGETHER at most
+    cut = MAX_TOGETHER - 1
+    long_run = [f"s{n}" for n in range(count)]
+    assert runs.runs == [["a", "b"], ["d", *long_run[:cut]], long_run[cut:]]
+    assert handler.ids() == ["a", "b", "c", "d", *(f"s{n}" for n in range(count))]
+    assert inbox.stored == 4 + count
+    await inbox.close()
+    again = Recorder()
+    await (await opened(tmp_path, again)).close()  # everything was marked done
+    assert again.ids() == []
+
+
+async def test_a_run_that_fails_is_handled_one_by_one_and_only_the_bad_payload_is_kept_aside(tmp_path):
+    """After its run failed, each payload is handed over alone, once: a bad payload deep in a long run does
+    not make the run be tried again for each payload before it."""
+    handler = Recorder()
+    handler.bad = {"2"}
+    runs = RunRecorder(handler)
+    inbox = await opened(tmp_path, handler, together=runs, together_kinds=frozenset({"sms"}))
+    await held(inbox, [("sms", n) for n in "1234"])
+    assert await inbox.settled() == 0
+    assert runs.runs == [["1", "2", "3", "4"]]
+    # the failed run had handled "1" before failing: handlers are idempotent, and this one records twice
+    assert handler.ids() == ["1", "1", "3", "4"]
+    assert (inbox.stored, inbox.failed) == (3, 1)
+    [kept] = (tmp_path / "failed.jsonl").read_text().splitlines()
+    assert json.loads(kept)["form"] == {"id": "2"}
+    await inbox.close()
+
+
+async def test_while_storage_is_down_a_run_waits_and_is_stored_once_it_is_back(tmp_path):
+    handler = Recorder()
+    handler.storage_down = True
+    runs = RunRecorder(handler)
+    inbox = await opened(tmp_path, handler, together=runs, together_kinds=frozenset({"sms"}))
+    await held(inbox, [("sms", n) for n in "123"])
+    assert await inbox.settled() == 3
+    handler.storage_down = False
+    inbox.wake()
+    assert await inbox.settled() == 0
+    assert runs.runs == [["1", "2", "3"]]  # it failed, so its payloads went one by one, with retries
+    assert handler.ids() == ["1", "2", "3"]
     await inbox.close()
