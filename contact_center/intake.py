@@ -12,21 +12,23 @@ conversation, whether or not the message is routed now, and never for a retried 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contact_center.classify import ComplaintClassifier
 from contact_center.customers import records, resolve
 from contact_center.customers.context import CustomerContext
+from contact_center.customers.identity import Identity, normalise
 from contact_center.customers.schemas import CustomerIn, IdentityIn
 from contact_center.db.models import Conversation, Customer, Message
-from contact_center.errors import Conflict
+from contact_center.errors import Conflict, InvalidInput
 from contact_center.events import EventBus
 from contact_center.routing_service.service import DEFAULT_QUEUE, RoutingService
 from routing.policies import priority_for
@@ -152,7 +154,7 @@ class Intake:
         for contact in contacts:
             _check_channel(contact)
         async with self.sessions.begin() as db:
-            stored = [(contact, await self._store_in(db, contact, None)) for contact in contacts]
+            stored = zip(contacts, await self._store_run(db, contacts), strict=True)
         return [await self._announce_and_route(contact, each) for contact, each in stored]
 
     async def _announce_and_route(self, contact: InboundContact, stored: _Stored) -> IntakeResult:
@@ -224,46 +226,95 @@ class Intake:
             return duplicate, None, None
         customer, new_customer = await self._customer(db, contact)
         conversation, new_conversation = await self._conversation(db, contact, customer.id, new_customer, now)
-        message = Message(
-            conversation_id=conversation.id,
-            channel=contact.channel,
-            direction="in",
-            author_kind="customer",
-            body=contact.text,
-            external_id=contact.external_id,
-            created_at=now,
-            attributes=dict(contact.attributes),
-            media=list(contact.media),
-        )
+        message = _new_message(contact, conversation.id, now)
         db.add(message)
         complaint = None if conversation.complaint else self._complaint(contact, customer)
         if complaint is not None and new_conversation:
             conversation.complaint = True  # nobody else sees it before this transaction commits
         elif complaint is not None and not await self._mark_complaint(db, conversation):
             complaint = None  # a concurrent message made it a complaint first, and says so
-        vip = customer.value_tier in self.vip_tiers or customer.lifecycle_stage == "vip"
-        conversation.snippet = _snippet(contact)
-        conversation.last_activity_at = now
-        active = conversation.routing_state in ("queued", "offered", "assigned", "wrapping")
-        if not active and contact.route:  # committed with the message: re-queued if we die now
-            conversation.routing_state = "pending"
+        active = _touch(contact, conversation, now)
         await db.flush()
         if on_stored is not None:
             await on_stored(db, conversation, customer)
+        landed = _Landed(contact, customer, conversation, message, new_customer, new_conversation, active)
+        return await self._claimed(db, landed, complaint)
+
+    async def _store_run(self, db: AsyncSession, contacts: list[InboundContact]) -> list[_Stored]:
+        """Store a run of contacts in the caller's transaction. The first contacts of new customers (most of a
+        burst) are written together, a few statements for all of them; the others one by one after them, so
+        that a customer's later messages in the run find what the first one created."""
+        firsts = await self._first_contacts(db, contacts)
+        stored = dict(zip(firsts, await self._store_firsts(db, [contacts[i] for i in firsts]), strict=True))
+        return [
+            stored[index] if index in stored else await self._store_in(db, contact, None)
+            for index, contact in enumerate(contacts)
+        ]
+
+    async def _first_contacts(self, db: AsyncSession, contacts: list[InboundContact]) -> list[int]:
+        """Which contacts of a run open a new customer: identities that no customer owns and that no other
+        contact of the run gave before, a channel id not stored yet, no conversation named."""
+        identities = [_usable_identities(self.ctx, contact) for contact in contacts]
+        keys = [{(i.kind.value, i.value) for i in each} for each in identities]
+        given: set[tuple[str, str]] = set()
+        firsts = []
+        for index, (contact, own) in enumerate(zip(contacts, keys, strict=True)):
+            if own and not own & given and contact.external_id and contact.conversation_id is None:
+                firsts.append(index)
+            given |= own
+        if not firsts:
+            return []
+        owners = await resolve.owners_of(db, [each for index in firsts for each in identities[index]])
+        owned = {(i.kind.value, i.value) for found in owners.values() for i in found}
+        ids = [(contacts[index].channel, contacts[index].external_id or "") for index in firsts]
+        stored = await _stored_ids(db, ids)
+        fresh = zip(firsts, ids, strict=True)
+        return [index for index, id_ in fresh if not keys[index] & owned and id_ not in stored]
+
+    async def _store_firsts(self, db: AsyncSession, contacts: list[InboundContact]) -> list[_Stored]:
+        """First contacts of new customers, together: one INSERT per table for all their customers,
+        identities, conversations and messages, and one UPDATE for the claimed tasks (at the commit)."""
+        if not contacts:
+            return []
+        now = self.ctx.clock.now()
+        new_customers = [self._new_customer(contact) for contact in contacts]
+        customers = await records.create_customers(db, self.ctx, new_customers, identities_checked=True)
+        conversations = [
+            _new_conversation(contact, customer.id, now)
+            for contact, customer in zip(contacts, customers, strict=True)
+        ]
+        db.add_all(conversations)
+        await db.flush()
+        landed, complaints = [], []
+        for contact, customer, conversation in zip(contacts, customers, conversations, strict=True):
+            message = _new_message(contact, conversation.id, now)
+            db.add(message)
+            complaints.append(self._complaint(contact, customer))
+            conversation.complaint = complaints[-1] is not None  # nobody else sees it before the commit
+            active = _touch(contact, conversation, now)
+            landed.append(_Landed(contact, customer, conversation, message, True, True, active))
+        await db.flush()
+        return [await self._claimed(db, *each) for each in zip(landed, complaints, strict=True)]
+
+    async def _claimed(self, db: AsyncSession, landed: _Landed, complaint: NewComplaint | None) -> _Stored:
+        """The stored message's result; when its conversation has to be routed, the task claimed for it (in
+        the transaction) and the routing hints."""
+        contact, customer, conversation = landed.contact, landed.customer, landed.conversation
+        vip = customer.value_tier in self.vip_tiers or customer.lifecycle_stage == "vip"
         result = IntakeResult(
             customer_id=customer.id,
             conversation_id=conversation.id,
-            message_id=message.id,
-            new_customer=new_customer,
-            new_conversation=new_conversation,
+            message_id=landed.message.id,
+            new_customer=landed.new_customer,
+            new_conversation=landed.new_conversation,
             duplicate=False,
             task_id=conversation.task_id,
             priority=priority_for(vip=vip, complaint=conversation.complaint),
             complaint=conversation.complaint,
         )
-        if active or not contact.route:
+        if landed.active or not contact.route:
             return result, None, complaint
-        last_agent = None if new_customer else await self._last_agent(db, customer.id, conversation.id)
+        last_agent = None if landed.new_customer else await self._last_agent(db, customer.id, conversation.id)
         language = contact.language or customer.language
         task_id, queue = await self.routing.claim_task(
             conversation, contact.queue or DEFAULT_QUEUE, result.priority, language
@@ -322,19 +373,24 @@ class Intake:
             return found.customer, False
         if found.conflict:  # identities of two customers: use the first one's owner, merge nothing
             return await records.get_customer(db, found.candidates[0].customer_id), False
-        usable = [i for i in identities if _valid(self.ctx, i)]
         customer = await records.create_customer(
             db,
             self.ctx,
-            CustomerIn(
-                display_name=contact.name or (usable[0].value if usable else "Unknown caller"),
-                language=contact.language,
-                lifecycle_stage="lead",
-                identities=usable,
-            ),
+            self._new_customer(contact),
             identities_checked=True,  # resolution found none of them owned, in this transaction
         )
         return customer, True
+
+    def _new_customer(self, contact: InboundContact) -> CustomerIn:
+        """The customer a first contact creates: a lead, named by the contact or its first usable identity."""
+        usable = [IdentityIn(kind=k, value=v) for k, v in contact.identities]
+        usable = [i for i in usable if _valid(self.ctx, i)]
+        return CustomerIn(
+            display_name=contact.name or (usable[0].value if usable else "Unknown caller"),
+            language=contact.language,
+            lifecycle_stage="lead",
+            identities=usable,
+        )
 
     async def _conversation(
         self, db: AsyncSession, contact: InboundContact, customer_id: int, new_customer: bool, now: datetime
@@ -364,16 +420,7 @@ class Intake:
             ).scalar_one_or_none()
             if recent is not None:
                 return recent, False
-        conversation = Conversation(
-            customer_id=customer_id,
-            channel=contact.channel,
-            status="open",
-            subject=(contact.subject or "")[:300],
-            snippet=_snippet(contact),
-            started_at=now,
-            last_activity_at=now,
-            routing_state="pending" if contact.route else None,
-        )
+        conversation = _new_conversation(contact, customer_id, now)
         db.add(conversation)
         await db.flush()
         return conversation, True
@@ -395,6 +442,75 @@ class Intake:
         ).scalar_one_or_none()
 
 
+@dataclass(frozen=True)
+class _Landed:
+    """Where one message was written, before the routing of its conversation is claimed; `active`: the
+    conversation was being routed already."""
+
+    contact: InboundContact
+    customer: Customer
+    conversation: Conversation
+    message: Message
+    new_customer: bool
+    new_conversation: bool
+    active: bool
+
+
+def _new_conversation(contact: InboundContact, customer_id: int, now: datetime) -> Conversation:
+    return Conversation(
+        customer_id=customer_id,
+        channel=contact.channel,
+        status="open",
+        subject=(contact.subject or "")[:300],
+        snippet=_snippet(contact),
+        started_at=now,
+        last_activity_at=now,
+        routing_state="pending" if contact.route else None,
+    )
+
+
+def _new_message(contact: InboundContact, conversation_id: int, now: datetime) -> Message:
+    return Message(
+        conversation_id=conversation_id,
+        channel=contact.channel,
+        direction="in",
+        author_kind="customer",
+        body=contact.text,
+        external_id=contact.external_id,
+        created_at=now,
+        attributes=dict(contact.attributes),
+        media=list(contact.media),
+    )
+
+
+def _touch(contact: InboundContact, conversation: Conversation, now: datetime) -> bool:
+    """The conversation's snippet and last activity from this message; one not being routed becomes pending
+    (committed with the message: queued again if the process dies before routing it). True when it was
+    being routed already."""
+    conversation.snippet = _snippet(contact)
+    conversation.last_activity_at = now
+    active = conversation.routing_state in ("queued", "offered", "assigned", "wrapping")
+    if not active and contact.route:
+        conversation.routing_state = "pending"
+    return active
+
+
+async def _stored_ids(db: AsyncSession, ids: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these (channel, channel id) pairs a stored message has already."""
+    pair = tuple_(Message.channel, Message.external_id)
+    query = select(Message.channel, Message.external_id).where(pair.in_(ids))
+    return {(row.channel, row.external_id) for row in await db.execute(query)}
+
+
+def _usable_identities(ctx: CustomerContext, contact: InboundContact) -> list[Identity]:
+    """The contact's identities, normalised; those that cannot be are left out (as resolution does)."""
+    usable = []
+    for kind, value in contact.identities:
+        with contextlib.suppress(InvalidInput):
+            usable.append(normalise(kind, value, ctx.default_region))
+    return usable
+
+
 def _check_channel(contact: InboundContact) -> None:
     if contact.channel not in CHANNELS:
         raise ValueError(f"unknown channel {contact.channel!r}")
@@ -405,9 +521,6 @@ def _snippet(contact: InboundContact) -> str:
 
 
 def _valid(ctx: CustomerContext, identity: IdentityIn) -> bool:
-    from contact_center.customers.identity import normalise
-    from contact_center.errors import InvalidInput
-
     try:
         normalise(identity.kind, identity.value, ctx.default_region)
     except InvalidInput:

@@ -50,7 +50,7 @@ async def resolve(
             normalised.append(normalise(item.kind, item.value, ctx.default_region))
         except InvalidInput as exc:
             invalid.append(exc.message)
-    owners = await _owners(db, normalised)
+    owners = await owners_of(db, normalised)
     if len(owners) == 1:
         customer_id, matched = next(iter(owners.items()))
         query = select(Customer).where(Customer.id == customer_id).options(selectinload(Customer.identities))
@@ -108,7 +108,8 @@ async def possible_duplicates(
     return found[:limit]
 
 
-async def _owners(db: AsyncSession, identities: list[Identity]) -> dict[int, list[Identity]]:
+async def owners_of(db: AsyncSession, identities: list[Identity]) -> dict[int, list[Identity]]:
+    """The customers owning any of these (normalised) identities, each with the identities it owns."""
     if not identities:
         return {}
     pairs = [(i.kind.value, i.value) for i in identities]

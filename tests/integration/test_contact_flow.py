@@ -219,7 +219,16 @@ async def test_contacts_received_together_are_stored_in_one_transaction_or_not_a
     results = await intake.receive_many([first, complaint, first])
     assert [r.duplicate for r in results] == [False, False, True]
     assert results[2].message_id == results[0].message_id and results[1].complaint
+    assert all(r.new_customer and r.new_conversation and r.task_id for r in results[:2])
     assert await count(sessions, Message) == 2
+    # a known customer's message joins their open conversation; a new one's opens theirs, in the same run
+    known, new = await intake.receive_many(
+        [sms("SMf", "+14155550101", "me again"), sms("SMg", "+14155550106")]
+    )
+    assert (known.new_customer, known.new_conversation) == (False, False)
+    assert known.conversation_id == results[0].conversation_id and known.task_id == results[0].task_id
+    assert new.new_customer and new.conversation_id not in {r.conversation_id for r in results}
+    assert await count(sessions, Customer) == 3
 
     with pytest.raises(ValueError, match="unknown channel"):
         await intake.receive_many([sms("SMc", "+14155550103"), replace(first, channel="fax")])
@@ -227,4 +236,4 @@ async def test_contacts_received_together_are_stored_in_one_transaction_or_not_a
     broken = replace(sms("SMe", "+14155550105"), attributes={"unstorable": object()})
     with pytest.raises(Exception):  # noqa: B017 (whatever the failure, nothing of the run is kept)
         await intake.receive_many([sms("SMd", "+14155550104"), broken])
-    assert await count(sessions, Message) == 2 and await count(sessions, Customer) == 2
+    assert await count(sessions, Message) == 4 and await count(sessions, Customer) == 3
