@@ -35,6 +35,24 @@ OFFER_ENDS = {
 MESSAGE_EVENTS = ("message.received", "message.sent", "message.written", "message.status", "chat.message")
 
 
+class _Gathering:
+    """Events published at one moment (the routing-event writer publishes a batch at once), handled together:
+    the first handler to join gives the loop one turn, in which the handlers of the others join, and then
+    takes them all; the others take nothing."""
+
+    def __init__(self) -> None:
+        self._joined: list[dict[str, Any]] = []
+
+    async def join(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every payload gathered (this one first) for the first to join; [] for the others."""
+        self._joined.append(payload)
+        if len(self._joined) > 1:
+            return []
+        await asyncio.sleep(0)  # the handlers already scheduled run now, and join
+        gathered, self._joined = self._joined, []
+        return gathered
+
+
 def attach(app: web.Application) -> Callable[[], None]:
     """Register /agent, count consoles for the grace period, and push bus events to agents' rooms."""
     server = app[SIO]
@@ -50,11 +68,16 @@ def attach(app: web.Application) -> Callable[[], None]:
         if agent_id is not None:
             await server.emit(event_name, payload, room=room(int(agent_id)), namespace=NAMESPACE)
 
+    offered_together = _Gathering()
+
     async def on_offered(event: Event) -> None:
-        if mine(app, event) and event.payload.get("agent_id"):
-            offer = await agent_views.offer_view(app, event.payload)
-            if offer is not None:
-                await emit("offer", offer, event.payload["agent_id"])
+        if not mine(app, event) or not event.payload.get("agent_id"):
+            return
+        offered = await offered_together.join(event.payload)
+        if offered:
+            for payload, offer in zip(offered, await agent_views.offer_views(app, offered), strict=True):
+                if offer is not None:
+                    await emit("offer", offer, payload["agent_id"])
 
     async def on_offer_end(event: Event) -> None:
         if not mine(app, event) or not event.payload.get("agent_id"):

@@ -14,7 +14,7 @@ from aiohttp import web
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contact_center.customers.view360 import customer_360
+from contact_center.customers.view360 import customer_360, screen_pops
 from contact_center.db.engine import reading as read_only
 from contact_center.db.models import Conversation, Customer, Message, Ticket, User
 from contact_center.tickets.routing_link import is_ticket_task
@@ -90,7 +90,9 @@ _SUMMARY = select(Conversation.__table__, Customer.display_name.label("customer_
 )
 _SUMMARY_BY_ID = _SUMMARY.where(Conversation.id == bindparam("key"))
 _SUMMARY_BY_TASK = _SUMMARY.where(Conversation.task_id == bindparam("key"))
-_CONVERSATION_BY_TASK = select(Conversation.__table__).where(Conversation.task_id == bindparam("task_id"))
+_CONVERSATIONS_BY_TASK = select(Conversation.__table__).where(
+    Conversation.task_id.in_(bindparam("task_ids", expanding=True))
+)
 
 
 async def conversation_summary(app: web.Application, conversation_id: int) -> dict[str, Any] | None:
@@ -134,21 +136,40 @@ async def transcript(db: AsyncSession, conversation_id: int) -> list[dict[str, A
 async def offer_view(app: web.Application, event: dict[str, Any]) -> dict[str, Any] | None:
     """The `offer` of a `routing.task.offered` event: the task, its conversation (or ticket) and the
     screen-pop."""
-    if is_ticket_task(event["task_id"]):
-        return await _ticket_offer(app, event)
+    [offer] = await offer_views(app, [event])
+    return offer
+
+
+async def offer_views(app: web.Application, events: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
+    """The offers of several `routing.task.offered` events (those published at one moment), in their order;
+    the conversations and screen-pops are read together, one query per part for all of them. None for an
+    offer whose conversation or customer is gone."""
+    task_ids = [event["task_id"] for event in events if not is_ticket_task(event["task_id"])]
     async with reading(app) as db:
-        conversation = (await db.execute(_CONVERSATION_BY_TASK, {"task_id": event["task_id"]})).first()
-        if conversation is None:
-            return None
-        pop = await customer_360(db, app[CUSTOMERS], conversation.customer_id)
-    return {
-        **await _offer_envelope(app, event),
-        "conversation_id": conversation.id,
-        "channel": conversation.channel,
-        "priority": conversation.priority,
-        "conversation": conversation_view(conversation, pop["customer"]["display_name"]),
-        "customer": pop,
-    }
+        rows = (await db.execute(_CONVERSATIONS_BY_TASK, {"task_ids": task_ids})).all() if task_ids else []
+        conversations = {row.task_id: row for row in rows}
+        pops = await screen_pops(db, app[CUSTOMERS], [row.customer_id for row in rows])
+    offers = []
+    for event in events:
+        if is_ticket_task(event["task_id"]):
+            offers.append(await _ticket_offer(app, event))
+            continue
+        conversation = conversations.get(event["task_id"])
+        pop = pops.get(conversation.customer_id) if conversation is not None else None
+        if conversation is None or pop is None:
+            offers.append(None)
+            continue
+        offers.append(
+            {
+                **await _offer_envelope(app, event),
+                "conversation_id": conversation.id,
+                "channel": conversation.channel,
+                "priority": conversation.priority,
+                "conversation": conversation_view(conversation, pop["customer"]["display_name"]),
+                "customer": pop,
+            }
+        )
+    return offers
 
 
 async def ticket_of_task(app: web.Application, task_id: str) -> dict[str, Any] | None:

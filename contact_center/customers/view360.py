@@ -1,4 +1,5 @@
-"""customer_360: everything the agent's screen-pop shows about one customer, in a fixed number of queries."""
+"""customer_360: everything the agent's screen-pop shows about a customer, in a fixed number of queries
+(for one customer, or for the several offered at one moment: screen_pops)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -32,75 +33,116 @@ class Limits:
 async def customer_360(
     db: AsyncSession, ctx: CustomerContext, customer_id: int, limits: Limits | None = None
 ) -> dict[str, Any]:
-    """The screen-pop of one customer as plain JSON-ready data.
+    """The screen-pop of one customer as plain JSON-ready data (NotFound if absent or merged)."""
+    pops = await screen_pops(db, ctx, [customer_id], limits)
+    if customer_id not in pops:
+        live_customer(customer_id, (await db.execute(_CUSTOMERS, {"ids": [customer_id]})).first())
+    return pops[customer_id]
+
+
+async def screen_pops(
+    db: AsyncSession, ctx: CustomerContext, customer_ids: list[int], limits: Limits | None = None
+) -> dict[int, dict[str, Any]]:
+    """The screen-pops of several customers (the offers made at one moment), by customer id; those absent
+    or merged are left out.
 
     It sits on the offer path, so it reads columns (rows, not ORM objects) with statements built once, one
-    query per part; only orders are objects (with their items, in a second query when there are any).
+    query per part for all the customers (a window function keeps each customer's latest rows); only orders
+    are objects (with their items, in a second query when there are any).
     """
     limits = limits or Limits()
     today = ctx.clock.now().date()
-    customer = live_customer(customer_id, (await db.execute(_CUSTOMER, {"customer_id": customer_id})).first())
-    identities = (await db.execute(_IDENTITIES, {"customer_id": customer_id})).all()
-    conversations = (
-        await db.execute(_INTERACTIONS, {"customer_id": customer_id, "limit": limits.interactions})
-    ).all()
-    tickets = (await db.execute(_OPEN_TICKETS, {"customer_id": customer_id, "limit": limits.tickets})).all()
-    notes = (await db.execute(_NOTES, {"customer_id": customer_id, "limit": limits.notes})).all()
-    orders = (await db.execute(_ORDERS, {"customer_id": customer_id, "limit": limits.orders})).scalars().all()
-    duplicates = await possible_duplicates(
-        db,
-        searchable_name(customer),
-        organisation=customer.organisation,
-        limit=limits.duplicates,
-        exclude=frozenset({customer_id}),
-    )
+    rows = (await db.execute(_CUSTOMERS, {"ids": sorted(set(customer_ids))})).all()
+    customers = {row.id: row for row in rows if row.merged_into_id is None}
+    if not customers:
+        return {}
+    ids = list(customers)
+    identities = _by_owner(await db.execute(_IDENTITIES, {"ids": ids}))
+    conversations = _by_owner(await db.execute(_INTERACTIONS, {"ids": ids, "limit": limits.interactions}))
+    tickets = _by_owner(await db.execute(_OPEN_TICKETS, {"ids": ids, "limit": limits.tickets}))
+    notes = _by_owner(await db.execute(_NOTES, {"ids": ids, "limit": limits.notes}))
+    orders: dict[int, list[Order]] = {}
+    for order in (await db.execute(_ORDERS, {"ids": ids, "limit": limits.orders})).scalars():
+        orders.setdefault(order.customer_id, []).append(order)
+    pops = {}
+    for customer_id, customer in customers.items():
+        duplicates = await possible_duplicates(
+            db,
+            searchable_name(customer),
+            organisation=customer.organisation,
+            limit=limits.duplicates,
+            exclude=frozenset({customer_id}),
+        )
+        pops[customer_id] = {
+            "customer": customer_summary(customer),
+            "identities": [_identity(i) for i in identities.get(customer_id, [])],
+            "interactions": [_interaction(c) for c in conversations.get(customer_id, [])],
+            "orders": [order_summary(o, today) for o in orders.get(customer_id, [])],
+            "open_tickets": [_ticket(t) for t in tickets.get(customer_id, [])],
+            "notes": [_note(n) for n in notes.get(customer_id, [])],
+            "possible_duplicates": [asdict(d) for d in duplicates],
+        }
+    return pops
+
+
+def _identity(row: Any) -> dict[str, Any]:
     return {
-        "customer": customer_summary(customer),
-        "identities": [
-            {
-                "id": i.id,
-                "kind": i.kind,
-                "value": i.value,
-                "display_value": i.display_value,
-                "verified": i.verified,
-            }
-            for i in identities
-        ],
-        "interactions": [
-            {
-                "id": c.id,
-                "channel": c.channel,
-                "status": c.status,
-                "subject": c.subject,
-                "snippet": c.snippet,
-                "started_at": c.started_at.isoformat(),
-                "last_activity_at": c.last_activity_at.isoformat(),
-            }
-            for c in conversations
-        ],
-        "orders": [order_summary(o, today) for o in orders],
-        "open_tickets": [
-            {
-                "id": t.id,
-                "reference": f"T-{t.id}",
-                "subject": t.subject,
-                "category": t.category,
-                "status": t.status,
-                "priority": t.priority,
-                "created_at": t.created_at.isoformat(),
-            }
-            for t in tickets
-        ],
-        "notes": [
-            {"id": n.id, "body": n.body, "author_id": n.author_id, "created_at": n.created_at.isoformat()}
-            for n in notes
-        ],
-        "possible_duplicates": [asdict(d) for d in duplicates],
+        "id": row.id,
+        "kind": row.kind,
+        "value": row.value,
+        "display_value": row.display_value,
+        "verified": row.verified,
     }
 
 
+def _interaction(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "channel": row.channel,
+        "status": row.status,
+        "subject": row.subject,
+        "snippet": row.snippet,
+        "started_at": row.started_at.isoformat(),
+        "last_activity_at": row.last_activity_at.isoformat(),
+    }
+
+
+def _ticket(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "reference": f"T-{row.id}",
+        "subject": row.subject,
+        "category": row.category,
+        "status": row.status,
+        "priority": row.priority,
+        "created_at": row.created_at.isoformat(),
+    }
+
+
+def _note(row: Any) -> dict[str, Any]:
+    created_at = row.created_at.isoformat()
+    return {"id": row.id, "body": row.body, "author_id": row.author_id, "created_at": created_at}
+
+
+def _by_owner(rows: Any) -> dict[int, list[Any]]:
+    """Rows of several customers, by their `owner` column, in the order read."""
+    grouped: dict[int, list[Any]] = {}
+    for row in rows:
+        grouped.setdefault(row.owner, []).append(row)
+    return grouped
+
+
+def _latest(columns: list[Any], owner: Any, order_by: list[Any], *where: Any) -> Select[Any]:
+    """The rows of several customers (`ids`), at most `limit` per customer in `order_by` order, with their
+    customer as `owner`: a window function numbers each customer's rows, so one query serves them all."""
+    rank = func.row_number().over(partition_by=owner, order_by=order_by).label("rank")
+    ranked = select(*columns, owner.label("owner"), rank).where(owner.in_(_IDS), *where).subquery()
+    return select(ranked).where(ranked.c.rank <= bindparam("limit")).order_by(ranked.c.owner, ranked.c.rank)
+
+
 # Built once: the offer path reuses the compiled statements without building and keying them again.
-_CUSTOMER = select(Customer.__table__).where(Customer.id == bindparam("customer_id"))
+_IDS = bindparam("ids", expanding=True)
+_CUSTOMERS = select(Customer.__table__).where(Customer.id.in_(_IDS))
 _IDENTITIES = (
     select(
         CustomerIdentity.id,
@@ -108,12 +150,13 @@ _IDENTITIES = (
         CustomerIdentity.value,
         CustomerIdentity.display_value,
         CustomerIdentity.verified,
+        CustomerIdentity.customer_id.label("owner"),
     )
-    .where(CustomerIdentity.customer_id == bindparam("customer_id"))
+    .where(CustomerIdentity.customer_id.in_(_IDS))
     .order_by(CustomerIdentity.id)
 )
-_INTERACTIONS = (
-    select(
+_INTERACTIONS = _latest(
+    [
         Conversation.id,
         Conversation.channel,
         Conversation.status,
@@ -121,36 +164,27 @@ _INTERACTIONS = (
         Conversation.snippet,
         Conversation.started_at,
         Conversation.last_activity_at,
-    )
-    .where(Conversation.customer_id == bindparam("customer_id"))
-    .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
-    .limit(bindparam("limit"))
+    ],
+    Conversation.customer_id,
+    [Conversation.last_activity_at.desc(), Conversation.id.desc()],
 )
-_OPEN_TICKETS = (
-    select(
-        Ticket.id,
-        Ticket.subject,
-        Ticket.category,
-        Ticket.status,
-        Ticket.priority,
-        Ticket.created_at,
-    )
-    .where(Ticket.customer_id == bindparam("customer_id"), Ticket.status.in_(OPEN_TICKET_STATES))
-    .order_by(Ticket.created_at.desc())
-    .limit(bindparam("limit"))
+_OPEN_TICKETS = _latest(
+    [Ticket.id, Ticket.subject, Ticket.category, Ticket.status, Ticket.priority, Ticket.created_at],
+    Ticket.customer_id,
+    [Ticket.created_at.desc(), Ticket.id.desc()],
+    Ticket.status.in_(OPEN_TICKET_STATES),
 )
-_NOTES = (
-    select(CustomerNote.id, CustomerNote.body, CustomerNote.author_id, CustomerNote.created_at)
-    .where(CustomerNote.customer_id == bindparam("customer_id"))
-    .order_by(CustomerNote.created_at.desc(), CustomerNote.id.desc())
-    .limit(bindparam("limit"))
+_NOTES = _latest(
+    [CustomerNote.id, CustomerNote.body, CustomerNote.author_id, CustomerNote.created_at],
+    CustomerNote.customer_id,
+    [CustomerNote.created_at.desc(), CustomerNote.id.desc()],
 )
+_LATEST_ORDERS = _latest([Order.id], Order.customer_id, [Order.ordered_at.desc(), Order.id.desc()]).subquery()
 _ORDERS = (
     select(Order)
-    .where(Order.customer_id == bindparam("customer_id"))
+    .join(_LATEST_ORDERS, _LATEST_ORDERS.c.id == Order.id)
     .options(selectinload(Order.items))
-    .order_by(Order.ordered_at.desc(), Order.id.desc())
-    .limit(bindparam("limit"))
+    .order_by(Order.customer_id, Order.ordered_at.desc(), Order.id.desc())
 )
 
 

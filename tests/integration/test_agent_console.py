@@ -313,3 +313,50 @@ async def test_a_reload_keeps_the_agent_and_leaving_hands_the_offer_on(console, 
     assert handed_on["conversation_id"] == second["conversation_id"]
     state = await agent_socket(console, sockets, staff)
     assert [c["id"] for c in state.received["state"][0]["conversations"]] == [offer["conversation_id"]]
+
+
+async def test_offers_made_together_are_read_together_and_each_agent_gets_their_own(
+    console,
+    staff,
+    sockets,  # noqa: F811
+    monkeypatch,
+):
+    from agent_ui import agent_views
+
+    app, reads = console.server.app, []
+    offer_views = agent_views.offer_views
+
+    async def recorded(app, events):
+        reads.append(len(events))
+        return await offer_views(app, events)
+
+    monkeypatch.setattr(agent_views, "offer_views", recorded)
+    agent, bob = (
+        await agent_socket(console, sockets, staff),
+        await agent_socket(console, sockets, staff, "bob"),
+    )
+    await available(agent)
+    await available(bob)
+    customers = {"+14155550131": "Grace Hopper", "+14155550132": "Alan Turing"}
+    contacts = [
+        InboundContact(
+            channel="sms",
+            identities=[("phone", phone)],
+            name=name,
+            text=f"Hello, {name} here",
+            external_id=f"SMt{n}",
+            language="en",
+        )
+        for n, (phone, name) in enumerate(customers.items())
+    ]
+    results = await app[INTAKE].receive_many(contacts)
+    await settle(app)
+    offers = [(await socket.wait_for("offer"))[0] for socket in (agent, bob)]
+    assert reads == [2]  # both offers came out of one batch of routing events: one read for both
+    by_conversation = {offer["conversation_id"]: offer for offer in offers}
+    assert by_conversation.keys() == {r.conversation_id for r in results}
+    for result, name in zip(results, customers.values(), strict=True):
+        pop = by_conversation[result.conversation_id]["customer"]
+        assert pop["customer"]["display_name"] == name
+        assert pop["interactions"][0]["snippet"] == f"Hello, {name} here"
+    assert len(agent.received["offer"]) == len(bob.received["offer"]) == 1

@@ -193,3 +193,49 @@ async def test_customer_360_uses_a_bounded_number_of_queries(sessions, engine, c
             now = datetime.now(UTC)
             db.add(Conversation(customer_id=large.id, channel="sms", started_at=now, last_activity_at=now))
     assert await count_queries(large.id) == await count_queries(small.id) <= 10
+
+
+async def test_screen_pops_of_several_customers_are_each_their_own_in_one_set_of_queries(
+    sessions, engine, ctx, clock
+):
+    from contact_center.customers.view360 import Limits, screen_pops
+
+    async with sessions.begin() as db:
+        first = await records.create_customer(db, ctx, person("Ann First", ("phone", "4155550011")))
+        second = await records.create_customer(db, ctx, person("Bob Second", ("phone", "4155550012")))
+        for n in range(4):
+            await orders.create_order(
+                db, ctx, first.id, an_order(f"A-{n}", clock.now() + timedelta(n), "5.00")
+            )
+            await records.add_note(db, ctx, first.id, f"note {n} on Ann")
+            at = clock.now() + timedelta(minutes=n)
+            db.add(Conversation(customer_id=first.id, channel="sms", started_at=at, last_activity_at=at))
+        await records.add_note(db, ctx, second.id, "Bob's only note")
+        gone = await records.create_customer(db, ctx, person("Merged Away", ("phone", "4155550013")))
+        gone.merged_into_id = first.id
+    statements = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(engine.sync_engine, "before_cursor_execute", listener)
+    try:
+        async with sessions() as db:
+            limits = Limits(interactions=3, orders=2, notes=2)
+            pops = await screen_pops(db, ctx, [second.id, first.id, gone.id, 999_999, first.id], limits)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", listener)
+    assert set(pops) == {first.id, second.id}  # the merged and the missing are left out
+    ann, bob = pops[first.id], pops[second.id]
+    assert [o["order_number"] for o in ann["orders"]] == ["A-3", "A-2"]  # each customer's latest, bounded
+    assert [n["body"] for n in ann["notes"]] == ["note 3 on Ann", "note 2 on Ann"]
+    assert (
+        len(ann["interactions"]) == 3
+        and ann["interactions"][0]["last_activity_at"] > ann["interactions"][1]["last_activity_at"]
+    )
+    assert [n["body"] for n in bob["notes"]] == ["Bob's only note"] and bob["orders"] == []
+    assert [i["value"] for i in bob["identities"]] == ["+14155550012"]
+    assert bob["customer"]["display_name"] == "Bob Second"
+    async with sessions() as db:
+        assert await customer_360(db, ctx, first.id, limits) == ann
+        with pytest.raises(NotFound, match="merged into"):
+            await customer_360(db, ctx, gone.id)
+    # one query per part for all of them; only the fuzzy search for look-alike names is per customer
+    assert len([s for s in statements if "customer_search_keys" not in s]) <= 9
