@@ -20,7 +20,7 @@ from agent_ui.agent_namespace import CONSOLES, NAMESPACE, AgentNamespace, room
 from agent_ui.agent_presence import ConsolePresence, MemorySockets, RedisSockets
 from agent_ui.realtime import SIO, mine
 from contact_center.db.models import Conversation, Message
-from contact_center.events import Event
+from contact_center.events import Event, Gathering
 from contact_center.tickets.routing_link import is_ticket_task
 from contact_center.web.appkeys import CLOCK, EVENTS, REDIS, ROUTING, SETTINGS, TICK_INTERVAL
 from routing.model import Presence
@@ -33,24 +33,6 @@ OFFER_ENDS = {
     "routing.task.withdrawn": "withdrawn",
 }
 MESSAGE_EVENTS = ("message.received", "message.sent", "message.written", "message.status", "chat.message")
-
-
-class _Gathering:
-    """Events published at one moment (the routing-event writer publishes a batch at once), handled together:
-    the first handler to join gives the loop one turn, in which the handlers of the others join, and then
-    takes them all; the others take nothing."""
-
-    def __init__(self) -> None:
-        self._joined: list[dict[str, Any]] = []
-
-    async def join(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
-        """Every payload gathered (this one first) for the first to join; [] for the others."""
-        self._joined.append(payload)
-        if len(self._joined) > 1:
-            return []
-        await asyncio.sleep(0)  # the handlers already scheduled run now, and join
-        gathered, self._joined = self._joined, []
-        return gathered
 
 
 def attach(app: web.Application) -> Callable[[], None]:
@@ -68,7 +50,8 @@ def attach(app: web.Application) -> Callable[[], None]:
         if agent_id is not None:
             await server.emit(event_name, payload, room=room(int(agent_id)), namespace=NAMESPACE)
 
-    offered_together = _Gathering()
+    offered_together: Gathering[dict[str, Any]] = Gathering()
+    accepted_together: Gathering[dict[str, Any]] = Gathering()
 
     async def on_offered(event: Event) -> None:
         if not mine(app, event) or not event.payload.get("agent_id"):
@@ -89,15 +72,19 @@ def attach(app: web.Application) -> Callable[[], None]:
             "reason": OFFER_ENDS[event.topic],
         }
         await emit("offer:ended", ended, payload["agent_id"])
-        if event.topic == "routing.task.accepted":
-            if is_ticket_task(payload["task_id"]):
-                ticket = await agent_views.ticket_of_task(app, payload["task_id"])
-                if ticket is not None:
-                    await emit("ticket:assigned", ticket, payload["agent_id"])
-                return
-            conversation = await agent_views.summary_of_task(app, payload["task_id"])
-            if conversation is not None:
-                await emit("conversation:assigned", conversation, payload["agent_id"])
+        if event.topic != "routing.task.accepted":
+            return
+        if is_ticket_task(payload["task_id"]):
+            ticket = await agent_views.ticket_of_task(app, payload["task_id"])
+            if ticket is not None:
+                await emit("ticket:assigned", ticket, payload["agent_id"])
+            return
+        accepted = await accepted_together.join(payload)
+        if accepted:
+            summaries = await agent_views.summaries_of_tasks(app, [each["task_id"] for each in accepted])
+            for each in accepted:
+                if each["task_id"] in summaries:
+                    await emit("conversation:assigned", summaries[each["task_id"]], each["agent_id"])
 
     async def on_agent_state(event: Event) -> None:
         if mine(app, event) and event.payload.get("agent_id"):

@@ -89,7 +89,7 @@ _SUMMARY = select(Conversation.__table__, Customer.display_name.label("customer_
     Customer, Customer.id == Conversation.customer_id
 )
 _SUMMARY_BY_ID = _SUMMARY.where(Conversation.id == bindparam("key"))
-_SUMMARY_BY_TASK = _SUMMARY.where(Conversation.task_id == bindparam("key"))
+_SUMMARIES_BY_TASK = _SUMMARY.where(Conversation.task_id.in_(bindparam("task_ids", expanding=True)))
 _CONVERSATIONS_BY_TASK = select(Conversation.__table__).where(
     Conversation.task_id.in_(bindparam("task_ids", expanding=True))
 )
@@ -102,7 +102,18 @@ async def conversation_summary(app: web.Application, conversation_id: int) -> di
 
 async def summary_of_task(app: web.Application, task_id: str) -> dict[str, Any] | None:
     """The summary of the conversation a routing task belongs to (None when there is none)."""
-    return await _summary_where(app, _SUMMARY_BY_TASK, task_id)
+    return (await summaries_of_tasks(app, [task_id])).get(task_id)
+
+
+async def summaries_of_tasks(app: web.Application, task_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The summaries of the conversations of several routing tasks, read together, by task id (a task
+    without a conversation is left out)."""
+    async with reading(app) as db:
+        rows = (await db.execute(_SUMMARIES_BY_TASK, {"task_ids": task_ids})).all()
+    return {
+        row.task_id: conversation_view(row, row.customer_name, await _wrap_up_until(app, row.task_id))
+        for row in rows
+    }
 
 
 async def _summary_where(app: web.Application, query: Any, key: int | str) -> dict[str, Any] | None:

@@ -14,11 +14,12 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from contact_center.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CHANNEL_PREFIX = "cc:events:"
 HEARTBEAT_TOPIC = "bus.heartbeat"  # the bus's own, never dispatched to subscribers
@@ -90,6 +91,24 @@ class _Subscriptions:
             await handler(event)
         except Exception:
             log.exception("event handler %r failed on %s", handler, event.topic)
+
+
+class Gathering(Generic[T]):
+    """Handlers of events published at one moment (the routing-event writer publishes a batch at once) doing
+    their work together: the first to join gives the loop one turn, in which the handlers of the other events
+    join, and then takes them all (to read the database once for all, say); the others take nothing."""
+
+    def __init__(self) -> None:
+        self._joined: list[T] = []
+
+    async def join(self, item: T) -> list[T]:
+        """Every item gathered (this one first) for the first to join; [] for the others."""
+        self._joined.append(item)
+        if len(self._joined) > 1:
+            return []
+        await asyncio.sleep(0)  # the handlers already scheduled run now, and join
+        gathered, self._joined = self._joined, []
+        return gathered
 
 
 def _matches(pattern: str, topic: str) -> bool:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 
 from contact_center.db.models import Conversation, Message, Ticket, TicketConversation
-from contact_center.events import Event, EventBus, published_here
+from contact_center.events import Event, EventBus, Gathering, published_here
 from contact_center.tickets.routing_link import is_ticket_task
 from contact_center.tickets.schemas import TicketCreate
 from contact_center.tickets.service import TicketService
@@ -58,14 +58,18 @@ def subscribe(bus: EventBus, service: TicketService) -> Callable[[], None]:
         elif message.get("author") == "agent":
             await service.agent_replied(event.payload["conversation_id"], message.get("author_id"))
 
+    accepted_together: Gathering[tuple[str, int]] = Gathering()
+
     async def on_accepted(event: Event) -> None:
         task_id, agent_id = event.payload.get("task_id"), event.payload.get("agent_id")
         if not (published_here(bus, event) and task_id and agent_id):
             return
         if is_ticket_task(task_id):
             await service.task_accepted(task_id, int(agent_id))
-        else:
-            await service.conversation_accepted(task_id, int(agent_id))
+            return
+        accepted = await accepted_together.join((task_id, int(agent_id)))
+        if accepted:
+            await service.conversations_accepted(accepted)
 
     stops = [
         bus.subscribe("conversation.complaint", on_complaint),

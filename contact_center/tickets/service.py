@@ -69,20 +69,24 @@ class Effects:
     notify: bool = False
 
 
-# The linked tickets that nobody holds of the conversation with this routing task (built once: every accepted
-# conversation looks, and most find none).
-_UNHELD_LINKED_TICKETS = (
+# Linked tickets that nobody holds: of the conversation with one routing task, and which of several tasks'
+# conversations have any (built once: every accepted conversation looks, and most find none).
+_UNHELD_LINKED = (
     select(Ticket)
     .join(TicketConversation, TicketConversation.ticket_id == Ticket.id)
     .join(Conversation, Conversation.id == TicketConversation.conversation_id)
     .where(
-        Conversation.task_id == bindparam("task_id"),
         Ticket.assignee_id.is_(None),
         Ticket.task_id.is_(None),
         Ticket.status.in_((TicketState.NEW.value, TicketState.REOPENED.value)),
     )
 )
-_UNHELD_LINKED_TICKET = _UNHELD_LINKED_TICKETS.with_only_columns(Ticket.id).limit(1)
+_UNHELD_LINKED_TICKETS = _UNHELD_LINKED.where(Conversation.task_id == bindparam("task_id"))
+_TASKS_WITH_UNHELD_LINKED = (
+    _UNHELD_LINKED.with_only_columns(Conversation.task_id)
+    .where(Conversation.task_id.in_(bindparam("task_ids", expanding=True)))
+    .distinct()
+)
 
 
 class TicketService:
@@ -594,14 +598,20 @@ class TicketService:
             effects.events.append(("ticket.changed", {"ticket_id": ticket.id, "action": "assigned"}))
         await self._after(effects)
 
-    async def conversation_accepted(self, conversation_task_id: str, agent_id: int) -> None:
-        """An agent took a conversation: its linked tickets that nobody holds become theirs."""
-        key = {"task_id": conversation_task_id}
-        async with reading(self.sessions) as db:  # most have none: no write transaction for them
-            if (await db.execute(_UNHELD_LINKED_TICKET, key)).first() is None:
-                return
+    async def conversations_accepted(self, accepted: list[tuple[str, int]]) -> None:
+        """Agents took conversations (routing task id, agent id): the linked tickets that nobody holds become
+        theirs. One read for all of them; most have none, and take no write transaction."""
+        task_ids = [task_id for task_id, _ in accepted]
+        async with reading(self.sessions) as db:
+            linked = set((await db.execute(_TASKS_WITH_UNHELD_LINKED, {"task_ids": task_ids})).scalars())
+        for task_id, agent_id in accepted:
+            if task_id in linked:
+                await self._take_linked_tickets(task_id, agent_id)
+
+    async def _take_linked_tickets(self, conversation_task_id: str, agent_id: int) -> None:
         now = self.clock.now()
         async with self.sessions.begin() as db:
+            key = {"task_id": conversation_task_id}
             tickets = list((await db.execute(_UNHELD_LINKED_TICKETS.with_for_update(), key)).scalars())
             for ticket in tickets:
                 ticket.assignee_id, ticket.updated_at = agent_id, now

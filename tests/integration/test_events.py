@@ -6,7 +6,7 @@ import uuid
 import pytest
 import redis.asyncio as aioredis
 
-from contact_center.events import InProcessBus, RedisBus
+from contact_center.events import Gathering, InProcessBus, RedisBus
 from tests.services import REDIS_URL, redis_problem, require
 
 
@@ -27,6 +27,23 @@ async def test_in_process_bus_delivers_by_topic_and_prefix():
     await bus.publish("contact.received", {"id": 4})
     await bus.drain()
     assert heard == [("contact.received", {"id": 1}), ("ticket.escalated", {"id": 2})]
+
+
+async def test_handlers_of_events_published_together_gather_their_work_and_later_ones_start_anew():
+    bus, together, taken = InProcessBus(), Gathering(), []
+
+    async def handler(event):
+        gathered = await together.join(event.payload["n"])
+        if gathered:
+            taken.append(gathered)
+
+    bus.subscribe("routing.task.offered", handler)
+    for n in range(3):
+        await bus.publish("routing.task.offered", {"n": n})
+    await bus.drain()
+    await bus.publish("routing.task.offered", {"n": 3})
+    await bus.drain()
+    assert taken == [[0, 1, 2], [3]]
 
 
 async def test_a_failing_handler_does_not_stop_the_others():

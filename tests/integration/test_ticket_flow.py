@@ -340,3 +340,50 @@ async def test_an_email_customer_gets_a_survey_link_and_rates_on_the_page(
         detail["status"] == "resolved" and detail["surveys"][0]["score"] == 5
     )  # a good score changes nothing
     assert detail["first_responded_at"] is not None  # the reply answered the customer
+
+
+async def test_conversations_accepted_together_hand_each_agent_their_own_unheld_linked_tickets(
+    client, staff, sessions, clock
+):
+    from contact_center.db.models import Conversation, Customer, Ticket, TicketConversation
+    from contact_center.web.appkeys import TICKETS
+
+    now = clock.now()
+    async with sessions.begin() as db:
+        customer = Customer(display_name="Ana", created_at=now, updated_at=now)
+        db.add(customer)
+        await db.flush()
+        conversations = [
+            Conversation(
+                customer_id=customer.id,
+                channel="sms",
+                task_id=f"convtask{n}",
+                started_at=now,
+                last_activity_at=now,
+            )
+            for n in range(3)
+        ]
+        db.add_all(conversations)
+        await db.flush()
+        unheld = Ticket(customer_id=customer.id, subject="Refund", created_at=now, updated_at=now)
+        held = Ticket(
+            customer_id=customer.id,
+            subject="Held",
+            created_at=now,
+            updated_at=now,
+            assignee_id=staff["supervisor"]["id"],
+        )
+        db.add_all([unheld, held])
+        await db.flush()
+        db.add_all(
+            [
+                TicketConversation(ticket_id=unheld.id, conversation_id=conversations[0].id, linked_at=now),
+                TicketConversation(ticket_id=held.id, conversation_id=conversations[1].id, linked_at=now),
+            ]
+        )
+    agent, supervisor = staff["agent"]["id"], staff["supervisor"]["id"]
+    accepted = [("convtask0", agent), ("convtask1", agent), ("convtask2", supervisor), ("nosuchtask", agent)]
+    await client.server.app[TICKETS].conversations_accepted(accepted)
+    async with sessions() as db:
+        assignees = dict((await db.execute(select(Ticket.subject, Ticket.assignee_id))).all())
+    assert assignees == {"Refund": agent, "Held": supervisor}  # a held ticket stays with its holder
