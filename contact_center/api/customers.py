@@ -24,7 +24,7 @@ from contact_center.customers.schemas import (
     ResolveIn,
 )
 from contact_center.customers.search import fuzzy_name_search
-from contact_center.customers.view360 import customer_360, customer_summary, order_summary
+from contact_center.customers.view360 import customer_360, customer_summary, identity_view, order_summary
 from contact_center.db.models import Customer
 from contact_center.errors import InvalidInput
 from contact_center.web.appkeys import CUSTOMERS, EVENTS, SESSIONS
@@ -46,16 +46,7 @@ def customer_json(customer: Customer) -> dict[str, Any]:
     """A customer with identities."""
     return {
         **customer_summary(customer),
-        "identities": [
-            {
-                "id": i.id,
-                "kind": i.kind,
-                "value": i.value,
-                "display_value": i.display_value,
-                "verified": i.verified,
-            }
-            for i in customer.identities
-        ],
+        "identities": [identity_view(i) for i in customer.identities],
     }
 
 
@@ -176,13 +167,7 @@ async def add_identity(request: web.Request, body: IdentityIn) -> dict[str, Any]
             db, request.app[CUSTOMERS], path_id(request), body, caller_id(request)
         )
     await changed(request, path_id(request), "identity_added")
-    return {
-        "id": row.id,
-        "kind": row.kind,
-        "value": row.value,
-        "display_value": row.display_value,
-        "verified": row.verified,
-    }
+    return identity_view(row)
 
 
 @api.delete(

@@ -54,13 +54,13 @@ async def create_customer(
 async def create_customers(
     db: AsyncSession,
     ctx: CustomerContext,
-    records: list[CustomerIn],
+    new: list[CustomerIn],
     actor_id: int | None = None,
     *,
     identities_checked: bool = False,
 ) -> list[Customer]:
     """Store several new customers as `create_customer` does one, with one INSERT per table for all."""
-    identities = [_normalise_all(ctx, data.identities) for data in records]
+    identities = [_normalise_all(ctx, data.identities) for data in new]
     if not identities_checked:
         await _refuse_taken(db, [each for owned in identities for each in owned])
     now = ctx.clock.now()
@@ -79,7 +79,7 @@ async def create_customers(
             updated_at=now,
             identities=[_identity_row(None, identity, verified, now) for identity, verified in owned],
         )
-        for data, owned in zip(records, identities, strict=True)
+        for data, owned in zip(new, identities, strict=True)
     ]
     db.add_all(customers)
     await _flush_or_conflict(db)  # one flush: the customers, then their identities

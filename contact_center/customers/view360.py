@@ -75,7 +75,7 @@ async def screen_pops(
         )
         pops[customer_id] = {
             "customer": customer_summary(customer),
-            "identities": [_identity(i) for i in identities.get(customer_id, [])],
+            "identities": [identity_view(i) for i in identities.get(customer_id, [])],
             "interactions": [_interaction(c) for c in conversations.get(customer_id, [])],
             "orders": [order_summary(o, today) for o in orders.get(customer_id, [])],
             "open_tickets": [_ticket(t) for t in tickets.get(customer_id, [])],
@@ -85,7 +85,8 @@ async def screen_pops(
     return pops
 
 
-def _identity(row: Any) -> dict[str, Any]:
+def identity_view(row: Any) -> dict[str, Any]:
+    """An identity as JSON-ready data (of a CustomerIdentity or a row of its columns)."""
     return {
         "id": row.id,
         "kind": row.kind,
